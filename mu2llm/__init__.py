@@ -1,1 +1,17 @@
+"""mu2llm: μ²LLM, 3-D CT radiology report generation (Li et al., MICCAI 2025), as an nbdev package.
+
+`import mu2llm` registers the μ²LLM classes with the transformers Auto classes (no `trust_remote_code`).
+"""
 __version__ = "0.1.0"
+
+from .core import (Mu2LLMError, FileError, CTReadError, PreprocessError, ManifestError, ConfigError, set_seed,
+                   CTRATE_LABELS, PHANTOM_FINDINGS)
+from .manifest import ManifestRow, read_manifest, write_manifest, check_leakage
+from .labeller import label_findings, extract_findings, explain_findings, ce_metrics
+from .green import green_prompt, parse_green, green_summary, GreenResult
+from .judges import make_judge, RuleJudge, HFJudge, OpenAIJudge, CachedJudge
+from .metrics import compute_metrics
+from .configuration_mu2llm import Mu2LLMConfig, Mu2VisionConfig, Mu2TokenizerConfig
+from .modeling_mu2llm import Mu2LLMModel, Mu2LLMForConditionalGeneration, register_auto_classes
+
+register_auto_classes()
