@@ -6,6 +6,8 @@ __version__ = "0.1.0"
 
 from .core import (Mu2LLMError, FileError, CTReadError, PreprocessError, ManifestError, ConfigError, set_seed,
                    CTRATE_LABELS, PHANTOM_FINDINGS)
+from .ct_io import CTVolume, read_ct
+from .preprocess import PreprocessConfig, preprocess_ct
 from .manifest import ManifestRow, read_manifest, write_manifest, check_leakage
 from .labeller import label_findings, extract_findings, explain_findings, ce_metrics
 from .green import green_prompt, parse_green, green_summary, GreenResult
@@ -13,5 +15,7 @@ from .judges import make_judge, RuleJudge, HFJudge, OpenAIJudge, CachedJudge
 from .metrics import compute_metrics
 from .configuration_mu2llm import Mu2LLMConfig, Mu2VisionConfig, Mu2TokenizerConfig
 from .modeling_mu2llm import Mu2LLMModel, Mu2LLMForConditionalGeneration, register_auto_classes
+from .processing_mu2llm import Mu2LLMProcessor, register_processor
 
 register_auto_classes()
+register_processor()
