@@ -48,7 +48,7 @@ def main():
         x = vc.load(keys[0]).half()
         save_file({'pixel_values': x.contiguous()}, str(td/'e.safetensors'))
         t_npy = timeit(lambda: torch.from_numpy(np.array(np.load(vc.paths(keys[0])[0], mmap_mode='r'))), a.reps * 3)
-        t_st = timeit(lambda: load_file(str(td/'e.safetensors'))['pixel_values'], a.reps * 3)
+        t_st = timeit(lambda: load_file(str(td/'e.safetensors'))['pixel_values'].clone(), a.reps * 3)  # materialised, like the .npy copy
         mb = vc.paths(keys[0])[0].stat().st_size / 2**20
     print(f'config={a.config} output={tuple(cfg.output_shape)} volumes={a.n} of 512x512x{a.z} int16 .nii.gz, entry {mb:.1f} MiB (float16)')
     print(f'mu2llm_prep (workers=0, incl. hashing): {t_prep / a.n:.3f} s/volume')

@@ -122,7 +122,7 @@ def test_sigkill_mid_run_then_resume(tmp_path):
     rows = read_manifest(tmp_path/'c/manifest.jsonl')
     assert len(rows) == n
     for row in rows:
-        assert torch.equal(vc.load(row.meta['cache_key']), _fresh(row.volume_path(), cfg)), row.id
+        assert torch.equal(vc.load(row.meta['cache_key']).float(), _fresh(row.volume_path(), cfg)), row.id
 
 
 def test_half_written_entry_is_redone(tmp_path):
@@ -134,7 +134,7 @@ def test_half_written_entry_is_redone(tmp_path):
     meta_p.unlink(); arr_p.write_bytes(arr_p.read_bytes()[:200])  # as if killed between the two writes
     s = prep_manifest(tmp_path/'m.jsonl', tmp_path/'c', config='tiny', workers=0)
     assert s['new'] == 1
-    assert torch.equal(vc.load(key), _fresh(tmp_path/'v0.nii.gz', PreprocessConfig.preset('tiny')))
+    assert torch.equal(vc.load(key).float(), _fresh(tmp_path/'v0.nii.gz', PreprocessConfig.preset('tiny')))
 
 
 def test_config_change_gives_new_keys_and_float32_is_exact(tmp_path):
@@ -147,7 +147,7 @@ def test_config_change_gives_new_keys_and_float32_is_exact(tmp_path):
     assert s['new'] == 2 and set(k1).isdisjoint(k2)
     vc = VolumeCache(tmp_path/'c')
     assert all(k in vc for k in k1 + k2)
-    assert torch.equal(vc.load(k2[0]), preprocess_ct(read_ct(tmp_path/'v0.nii.gz'), PreprocessConfig.preset('demo')).float())
+    assert torch.equal(vc.load(k2[0]).float(), preprocess_ct(read_ct(tmp_path/'v0.nii.gz'), PreprocessConfig.preset('demo')).float())
 
 
 def test_dicom_folder_source(tmp_path, shared_data):
