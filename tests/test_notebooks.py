@@ -20,5 +20,7 @@ def test_notebook(nb, monkeypatch):
     skip = get_config(path=ROOT).tst_flags.split()
     force = os.environ.get('MU2LLM_TEST_FLAGS', '').split()
     monkeypatch.chdir(nb.parent)
-    ok, secs = test_nb(nb, skip_flags=skip, force_flags=force, basepath=ROOT)
+    import torch
+    try: ok, secs = test_nb(nb, skip_flags=skip, force_flags=force, basepath=ROOT)
+    finally: torch.set_grad_enabled(True)   # a failing notebook must not leak global torch state into the next
     assert ok, f'{nb.name} failed (see the traceback above)'

@@ -11,10 +11,10 @@ rc=${PIPESTATUS[0]}
 python - "$log" <<'PY'
 import re, sys
 text = open(sys.argv[1], encoding='utf-8', errors='replace').read()
-m = re.findall(r'=+ (.*?) in [\d.]+s', text)
-last = m[-1] if m else ''
-get = lambda w: int(re.search(rf'(\d+) {w}', last).group(1)) if re.search(rf'(\d+) {w}', last) else 0
-print(f"{get('passed')} passed, {get('failed') + get('error')} failed, {get('skipped')} skipped")
+lines = [l for l in text.splitlines() if re.search(r'\b(passed|failed|error|errors|skipped|no tests ran)\b.* in [\d.]+s', l)]
+last = lines[-1] if lines else ''
+get = lambda w: sum(int(n) for n in re.findall(rf'(\d+) {w}\b', last))
+print(f"{get('passed')} passed, {get('failed') + get('errors?')} failed, {get('skipped')} skipped")
 PY
 rm -f "$log"
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass.
