@@ -1,0 +1,68 @@
+"""The demo pipeline end to end at the `tiny` size (toy data generator, few steps): the files it writes, the table it
+prints, and that a scored table is consistent with the predictions on disk."""
+import json, os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mu2llm.core import read_jsonl
+from mu2llm.manifest import ManifestRow, write_manifest
+from mu2llm.test_utils import tiny_hu, write_nifti
+
+
+def toy_phantoms(folder, n, seed):
+    "Toy generator with the demo's `make_data` contract: a bright sphere (nodule) left or right, or none."
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    rng, rows = np.random.default_rng(seed), []
+    for i in range(n):
+        hu = tiny_hu(seed=seed * 1000 + i).astype(np.int16)
+        kind = ['left', 'right', None][i % 3]
+        size = float(rng.choice([6.0, 14.0, 24.0]))
+        if kind:
+            X, Y, Z = hu.shape
+            c = (int(X * (0.3 if kind == 'left' else 0.7)), Y // 2, Z // 2)
+            g = np.stack(np.meshgrid(*[np.arange(s) for s in hu.shape], indexing='ij'))
+            hu[((g - np.array(c)[:, None, None, None]) ** 2).sum(0) <= (size / 4) ** 2] = 60
+            rep = f'There is a {size:.0f} mm nodule in the {kind} upper lobe. No pleural effusion.'
+            truth = {'findings': {'lung_nodule': {'present': True, 'side': kind, 'size_mm': size}}}
+        else:
+            rep, truth = 'The lungs are clear. No nodule. No pleural effusion.', {'findings': {}}
+        write_nifti(folder/f'c{i:03d}.nii.gz', hu, spacing=(4., 4., 4.))
+        (folder/f'c{i:03d}.truth.json').write_text(json.dumps(truth))
+        rows.append(ManifestRow(id=f'c{i:03d}', volume=f'c{i:03d}.nii.gz', dataset='toy', split='train',
+                                patient_id=f's{seed}-{i}', task='report', report=rep, meta={'truth': f'c{i:03d}.truth.json'}))
+    write_manifest(folder/'manifest.jsonl', rows)
+    return folder/'manifest.jsonl'
+
+
+def test_demo_pipeline_tiny(tmp_path, capsys):
+    from mu2llm.demo import run_demo, finding_scores
+    from mu2llm.labeller import extract_findings
+    out = tmp_path/'demo'
+    res = run_demo(out, n_train=6, n_test=3, steps=4, seed=1, workers=0, preset='tiny', batch_size=2,
+                   max_new_tokens=12, make_data=toy_phantoms)
+    printed = capsys.readouterr().out
+    for f in ('data/manifest.jsonl', 'cache/manifest.jsonl', 'model/config.json', 'model/processor_config.json',
+              'preds.jsonl', 'preds_blank.jsonl', 'results.json', 'results.md'):
+        assert (out/f).exists(), f
+    assert '| trained |' in printed and '| blank-volume control |' in printed and 'finding F1 gain' in printed
+    assert all(f'[{k}/5]' in printed for k in range(1, 6))
+    # the truth came from the truth files, and the test cases are disjoint from the training cases
+    assert res['truth_source'] == ['truth_file']
+    rows = read_jsonl(out/'data'/'manifest.jsonl')
+    assert sorted(r['split'] for r in rows) == ['test'] * 3 + ['train'] * 6
+    preds, blank = read_jsonl(out/'preds.jsonl'), read_jsonl(out/'preds_blank.jsonl')
+    assert [p['id'] for p in preds] == [p['id'] for p in blank] == [r['id'] for r in rows if r['split'] == 'test']
+    assert all(p['status'] == 'ok' for p in preds + blank) and blank[0]['settings']['blank_volume']
+    # the stored scores are the scores of the stored predictions
+    truths = [{'lung_nodule': {'present': i % 3 != 2, 'side': ['left', 'right', None][i % 3],
+                               'size_mm': None}} for i in range(3)]
+    again = finding_scores([extract_findings(p['report']) for p in preds], truths)
+    stored = json.loads((out/'results.json').read_text())
+    assert stored['trained']['findings']['overall']['presence_acc'] == pytest.approx(again['overall']['presence_acc'])
+    assert stored['f1_gain'] == pytest.approx(stored['trained']['findings']['overall']['f1'] - stored['blank']['findings']['overall']['f1'])
+    # the saved model is a checkpoint mu2llm_generate loads
+    from mu2llm.generate import load_checkpoint
+    m, p = load_checkpoint(out/'model', device='cpu')
+    assert p.num_image_tokens == m.config.num_image_tokens
