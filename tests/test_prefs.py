@@ -1,0 +1,193 @@
+"""`mu2llm_prefs` as a command: SIGKILL mid-run then resume (no case sampled or scored twice, no truncated line, same pairs
+as an uninterrupted run), scoring resumed after a crash, a bad volume recorded, settings mismatch refused."""
+import json, os, re, signal, subprocess, sys, time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mu2llm.core import set_seed
+
+N_TRAIN = 8
+# references without findings: the rule judge scores a draft 1.0 when the labeller finds nothing in it and 0 when it
+# "finds" something, so even a random model's drafts give some pairs
+REFS = ['The lungs are clear. No pleural effusion.', 'No acute abnormality. The heart is normal in size.']
+
+
+def cli(name:str) -> list:
+    "The installed `mu2llm_<name>` console script (or the same entry point through python)."
+    import shutil
+    exe = shutil.which(f'mu2llm_{name}')
+    return [exe] if exe else [sys.executable, str(Path(__file__).parent/'_cli_runner.py'), name]
+
+
+def _env():
+    return {**os.environ, 'MU2LLM_NO_PROGRESS': '1', 'OMP_NUM_THREADS': '1', 'TOKENIZERS_PARALLELISM': 'false'}
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    "A tiny random-weight checkpoint and a prepared manifest: 8 train cases (one with a damaged cache entry), 1 val."
+    from mu2llm.test_utils import offline_tokenizer, tiny_hu, write_nifti
+    from mu2llm.configuration_mu2llm import Mu2LLMConfig
+    from mu2llm.modeling_mu2llm import Mu2LLMForConditionalGeneration
+    from mu2llm.processing_mu2llm import Mu2LLMProcessor
+    from mu2llm.manifest import ManifestRow, write_manifest
+    from mu2llm.cache import prep_manifest
+    from mu2llm.core import read_jsonl
+    root = tmp_path_factory.mktemp('prefs')
+    set_seed(0)
+    proc = Mu2LLMProcessor.from_tokenizer(offline_tokenizer(), 'tiny')
+    cfg = Mu2LLMConfig.preset('tiny', tokenizer=proc.tokenizer)
+    proc.num_image_tokens = cfg.num_image_tokens
+    Mu2LLMForConditionalGeneration(cfg).save_pretrained(root/'ckpt'); proc.save_pretrained(root/'ckpt')
+    rows = []
+    for i in range(N_TRAIN + 1):
+        write_nifti(root/f'v{i}.nii.gz', tiny_hu((40, 36, 20), seed=i), spacing=(1.5, 1.5, 3.0))
+        rows.append(ManifestRow(f'v{i}', f'v{i}.nii.gz', 'toy', 'train' if i < N_TRAIN else 'val', f'p{i}', report=REFS[i % 2]))
+    write_manifest(root/'m.jsonl', rows)
+    prep_manifest(root/'m.jsonl', root/'prep', config='tiny', workers=0)
+    man = root/'prep'/'manifest.jsonl'
+    bad = next(r for r in read_jsonl(man) if r['id'] == 'v3')['meta']['cache_key']
+    (root/'prep'/'entries'/f'{bad}.npy').write_bytes(b'not an array')          # a damaged volume: recorded, skipped
+    return root, man
+
+
+def _args(data, out, *extra):
+    root, man = data
+    return ['--checkpoint', str(root/'ckpt'), '--manifest', str(man), '--out', str(out), '--n', '4',
+            '--max_new_tokens', '24', '--seed', '3', *map(str, extra)]
+
+
+def _run(data, out, *extra, ok=True):
+    p = subprocess.run([*cli('prefs'), *_args(data, out, *extra)], capture_output=True, text=True, env=_env(), timeout=300)
+    if ok: assert p.returncode == 0, p.stderr[-3000:]
+    return p
+
+
+def _lines(path:Path) -> list[dict]:
+    "Every line of a store, each required to be whole JSON ending with a newline."
+    raw = path.read_text(encoding='utf-8')
+    assert raw == '' or raw.endswith('\n'), f'{path.name}: last line not terminated'
+    return [json.loads(l) for l in raw.splitlines()]
+
+
+def _strip(rows):
+    return [{k: v for k, v in r.items() if k != 'seconds'} for r in rows]
+
+
+def test_help_documents_every_option():
+    p = subprocess.run([*cli('prefs'), '--help'], capture_output=True, text=True, env=_env(), timeout=120)
+    assert p.returncode == 0, p.stderr
+    for o in ('--checkpoint', '--manifest', '--cache', '--split', '--out', '--n', '--temperature', '--top_p', '--seed',
+              '--judge', '--min_gap', '--pairs_per_case', '--max_new_tokens', '--limit'):
+        assert o in p.stdout, o
+
+
+def test_kill_mid_run_then_resume_matches_uninterrupted(data, tmp_path):
+    ref, run = tmp_path/'ref', tmp_path/'killed'
+    _run(data, ref)
+    ref_pairs = (ref/'pairs.jsonl').read_text()
+
+    proc = subprocess.Popen([*cli('prefs'), *_args(data, run)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    store, t0, seen = run/'candidates.jsonl', time.time(), 0
+    while time.time() - t0 < 240 and proc.poll() is None:
+        seen = store.read_bytes().count(b'\n') if store.exists() else 0
+        if 2 <= seen < N_TRAIN: break
+        time.sleep(0.02)
+    assert proc.poll() is None, f'the run ended before it could be killed ({seen} lines)'
+    os.kill(proc.pid, signal.SIGKILL); proc.wait(timeout=30)
+    done_at_kill = store.read_bytes().count(b'\n')                # complete lines (a cut last one has no newline)
+    assert 2 <= done_at_kill < N_TRAIN
+    assert not (run/'pairs.jsonl').exists()                      # killed during sampling, before pairing
+
+    p = _run(data, run)
+    assert f'{N_TRAIN - done_at_kill} sampled now, {done_at_kill} resumed' in p.stdout, p.stdout
+    cands, scores = _lines(run/'candidates.jsonl'), _lines(run/'scores.jsonl')
+    ids = [r['id'] for r in cands]
+    assert sorted(ids) == sorted(f'v{i}' for i in range(N_TRAIN)) and len(set(ids)) == N_TRAIN   # each case once
+    failed = [r for r in cands if r['status'] == 'failed']
+    assert [r['id'] for r in failed] == ['v3'] and 'v3' in p.stderr
+    ok_ids = sorted(r['id'] for r in cands if r['status'] == 'ok')
+    assert sorted(r['id'] for r in scores) == ok_ids                                            # each scored case once
+    # the judge was asked once per distinct (reference, draft) pair: its cache holds no repeats and nothing extra
+    cache = _lines(run/'judge_cache.jsonl')
+    keys = [c['key'] for c in cache]
+    assert len(keys) == len(set(keys))
+    want = {(r['reference'], c) for r in cands if r['status'] == 'ok'
+            for i, c in enumerate(r['candidates']) if i not in r['invalid']}
+    assert len(cache) == len(want) == len(_lines(ref/'judge_cache.jsonl'))
+    # the same stores and pairs as the uninterrupted run
+    by_id = lambda rows: sorted(_strip(rows), key=lambda r: r['id'])
+    assert by_id(cands) == by_id(_lines(ref/'candidates.jsonl'))
+    assert by_id(scores) == by_id(_lines(ref/'scores.jsonl'))
+    assert (run/'pairs.jsonl').read_text() == ref_pairs
+    pairs = _lines(run/'pairs.jsonl')
+    assert pairs, 'expected some pairs from the no-finding references'
+    for q in pairs:
+        assert {'id', 'chosen', 'rejected', 'chosen_score', 'rejected_score', 'question'} <= set(q)
+        assert q['chosen_score'] > q['rejected_score'] and q['chosen'] != q['rejected'] and q['question'] is None
+    s = json.loads((run/'summary.json').read_text())
+    assert s['pairs'] == len(pairs) and s['dropped'].get('failed') == 1
+    assert s['pairs'] + sum(s['dropped'].values()) == N_TRAIN
+    assert (run/'summary.html').stat().st_size > 1000
+
+    p = _run(data, run)                                          # a third run: all done, nothing sampled or judged
+    assert f'0 sampled now, {N_TRAIN} resumed' in p.stdout and '0 case(s) scored now' in p.stdout
+    assert len(_lines(run/'judge_cache.jsonl')) == len(cache) and (run/'pairs.jsonl').read_text() == ref_pairs
+
+
+class _Counting:
+    "A judge that counts the pairs it is asked about and can crash on its k-th call."
+    def __init__(self, crash_on:int=None):
+        from mu2llm.judges import RuleJudge
+        self.inner, self.crash_on, self.calls, self.pairs = RuleJudge(), crash_on, 0, []
+    def make(self):
+        from mu2llm.judges import Judge
+        outer = self
+        class J(Judge):
+            identity = outer.inner.identity
+            def _judge(self, pairs):
+                outer.calls += 1
+                if outer.crash_on and outer.calls == outer.crash_on: raise RuntimeError('judge server went away')
+                outer.pairs += pairs
+                return outer.inner._judge(pairs)
+        return J()
+
+
+def test_scoring_resumes_after_a_crash_without_rescoring(tmp_path):
+    from mu2llm.prefs import score_candidates, read_store
+    from mu2llm.judges import CachedJudge
+    rows = [dict(id=f'c{i}', status='ok', reference=REFS[0], candidates=[f'Draft {i}.{j}: the lungs are clear here.' for j in range(3)],
+                 invalid=[2] if i == 1 else []) for i in range(5)]
+    store = tmp_path/'scores.jsonl'
+    j1 = _Counting(crash_on=4)
+    with pytest.raises(RuntimeError): score_candidates(rows, CachedJudge(j1.make(), tmp_path/'cache.jsonl'), store)
+    assert [r['id'] for r in _lines(store)] == ['c0', 'c1', 'c2']
+    with open(store, 'a') as f: f.write('{"id": "c3", "sco')                 # as if killed while writing c3's line
+    j2 = _Counting()
+    out = score_candidates(rows, CachedJudge(j2.make(), tmp_path/'cache.jsonl'), store)
+    assert j2.calls == 2 and {c for _, c in j2.pairs} == {c for r in rows[3:] for c in r['candidates']}   # only c3, c4
+    assert [r['id'] for r in _lines(store)] == [f'c{i}' for i in range(5)] == [r['id'] for r in out]
+    assert out[1]['scores'][2] is None and all(s is not None for s in out[1]['scores'][:2])  # the invalid draft is not scored
+    assert len(j1.pairs) == 3 * 2 + 2                                                          # c0, c2 (3 each) + c1 (2)
+
+
+def _call(data, out, **kw):
+    "Run `prefs_cli` in this process (cheaper than a subprocess); returns the exit status."
+    from mu2llm.prefs import prefs_cli
+    root, man = data
+    args = dict(checkpoint=str(root/'ckpt'), manifest=str(man), out=str(out), n=3, max_new_tokens=8, seed=3)
+    try: prefs_cli(**{**args, **kw}); return 0
+    except SystemExit as e: return e.code
+
+
+def test_other_settings_in_the_same_folder_are_refused(data, tmp_path, capsys):
+    out = tmp_path/'o'
+    assert _call(data, out, limit=2) == 0
+    assert _call(data, out, limit=2, temperature=0.7) == 2
+    err = capsys.readouterr().err
+    assert 'temperature' in err and 'another --out' in err
+    assert _call(data, out, limit=3, min_gap=0.5) == 0                     # a longer limit and other pairing rules are fine
+    assert '1 sampled now, 2 resumed' in capsys.readouterr().out
+    assert _call(data, out, checkpoint=None) == 2 and '--checkpoint' in capsys.readouterr().err
