@@ -41,27 +41,41 @@ def test_demo_pipeline_tiny(tmp_path, capsys):
     from mu2llm.labeller import extract_findings
     out = tmp_path/'demo'
     res = run_demo(out, n_train=6, n_test=3, steps=4, seed=1, workers=0, preset='tiny', batch_size=2,
-                   max_new_tokens=12, make_data=toy_phantoms)
+                   max_new_tokens=12, make_data=toy_phantoms, dpo_steps=2, n_candidates=4, n_boot=200)
     printed = capsys.readouterr().out
     for f in ('data/manifest.jsonl', 'cache/manifest.jsonl', 'model/config.json', 'model/processor_config.json',
-              'preds.jsonl', 'preds_blank.jsonl', 'results.json', 'results.md'):
+              'prefs/pairs.jsonl', 'prefs/summary.json', 'dpo/config.json', 'dpo/train_summary.json',
+              'preds_blank.jsonl', 'preds_sft.jsonl', 'preds_dpo.jsonl', 'eval/sft/summary.json', 'eval/dpo/cases.jsonl',
+              'results.json', 'results.md'):
         assert (out/f).exists(), f
-    assert '| trained |' in printed and '| blank-volume control |' in printed and 'finding F1 gain' in printed
-    assert all(f'[{k}/5]' in printed for k in range(1, 6))
+    for row in ('| blank-volume control |', '| SFT |', '| SFT+DPO |', 'finding F1 gain', 'GREEN (rule) gain of DPO over SFT'):
+        assert row in printed, row
+    assert all(f'[{k}/7]' in printed for k in range(1, 8))
     # the truth came from the truth files, and the test cases are disjoint from the training cases
     assert res['truth_source'] == ['truth_file']
     rows = read_jsonl(out/'data'/'manifest.jsonl')
     assert sorted(r['split'] for r in rows) == ['test'] * 3 + ['train'] * 6
-    preds, blank = read_jsonl(out/'preds.jsonl'), read_jsonl(out/'preds_blank.jsonl')
-    assert [p['id'] for p in preds] == [p['id'] for p in blank] == [r['id'] for r in rows if r['split'] == 'test']
-    assert all(p['status'] == 'ok' for p in preds + blank) and blank[0]['settings']['blank_volume']
+    preds, blank, dpo = (read_jsonl(out/f'preds_{k}.jsonl') for k in ('sft', 'blank', 'dpo'))
+    assert [p['id'] for p in preds] == [p['id'] for p in blank] == [p['id'] for p in dpo] == [r['id'] for r in rows if r['split'] == 'test']
+    assert all(p['status'] == 'ok' for p in preds + blank + dpo) and blank[0]['settings']['blank_volume']
+    assert dpo[0]['checkpoint'].endswith('dpo') and preds[0]['checkpoint'].endswith('model')
+    # DPO trained on the pairs the preference stage kept, all from training cases
+    pairs = read_jsonl(out/'prefs'/'pairs.jsonl')
+    assert len(pairs) == res['prefs']['pairs'] > 0
+    assert {p['id'] for p in pairs} <= {r['id'] for r in rows if r['split'] == 'train'}
+    # the GREEN columns are the evaluation's, and the gain is the paired per-case difference
+    ev = {k: {c['id']: c.get('green') for c in read_jsonl(out/'eval'/k/'cases.jsonl')} for k in ('sft', 'dpo')}
+    d = [ev['dpo'][i] - ev['sft'][i] for i in ev['sft'] if ev['sft'][i] is not None and ev['dpo'][i] is not None]
+    assert res['green_gain']['mean'] == pytest.approx(sum(d) / len(d))
+    assert res['green_gain']['ci'][0] <= res['green_gain']['mean'] <= res['green_gain']['ci'][1]
+    assert res['sft']['text']['green'] == pytest.approx(json.loads((out/'eval'/'sft'/'summary.json').read_text())['means']['green'])
     # the stored scores are the scores of the stored predictions
     truths = [{'lung_nodule': {'present': i % 3 != 2, 'side': ['left', 'right', None][i % 3],
                                'size_mm': None}} for i in range(3)]
     again = finding_scores([extract_findings(p['report']) for p in preds], truths)
     stored = json.loads((out/'results.json').read_text())
-    assert stored['trained']['findings']['overall']['presence_acc'] == pytest.approx(again['overall']['presence_acc'])
-    assert stored['f1_gain'] == pytest.approx(stored['trained']['findings']['overall']['f1'] - stored['blank']['findings']['overall']['f1'])
+    assert stored['sft']['findings']['overall']['presence_acc'] == pytest.approx(again['overall']['presence_acc'])
+    assert stored['f1_gain'] == pytest.approx(stored['sft']['findings']['overall']['f1'] - stored['blank']['findings']['overall']['f1'])
     # the saved model is a checkpoint mu2llm_generate loads
     from mu2llm.generate import load_checkpoint
     m, p = load_checkpoint(out/'model', device='cpu')
