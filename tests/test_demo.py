@@ -48,7 +48,7 @@ def test_demo_pipeline_tiny(tmp_path, capsys):
               'preds_blank.jsonl', 'preds_sft.jsonl', 'preds_dpo.jsonl', 'eval/sft/summary.json', 'eval/dpo/cases.jsonl',
               'results.json', 'results.md'):
         assert (out/f).exists(), f
-    for row in ('| blank-volume control |', '| SFT |', '| SFT+DPO |', 'finding F1 gain', 'GREEN (rule) gain of DPO over SFT'):
+    for row in ('| blank-volume control |', '| SFT |', '| SFT+DPO |', '| SFT+DPO, blank volume |', 'finding F1 gain', 'GREEN (rule) gain of DPO over SFT'):
         assert row in printed, row
     assert all(f'[{k}/7]' in printed for k in range(1, 8))
     # the truth came from the truth files, and the test cases are disjoint from the training cases
@@ -59,6 +59,7 @@ def test_demo_pipeline_tiny(tmp_path, capsys):
     assert [p['id'] for p in preds] == [p['id'] for p in blank] == [p['id'] for p in dpo] == [r['id'] for r in rows if r['split'] == 'test']
     assert all(p['status'] == 'ok' for p in preds + blank + dpo) and blank[0]['settings']['blank_volume']
     assert dpo[0]['checkpoint'].endswith('dpo') and preds[0]['checkpoint'].endswith('model')
+    assert res['dpo_gain'] == pytest.approx(res['dpo']['findings']['overall']['f1'] - res['dpo_blank']['findings']['overall']['f1'])
     # DPO trained on the pairs the preference stage kept, all from training cases
     pairs = read_jsonl(out/'prefs'/'pairs.jsonl')
     assert len(pairs) == res['prefs']['pairs'] > 0
