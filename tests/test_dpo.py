@@ -10,6 +10,8 @@ from mu2llm.core import append_jsonl, set_seed
 from mu2llm.manifest import ManifestRow, write_manifest
 from mu2llm.test_utils import offline_tokenizer, tiny_hu, write_nifti
 
+from _helpers import cli_env
+
 REPORTS = ['There is a 12 mm nodule in the right upper lobe.', 'Small left pleural effusion.',
            'Cardiomegaly. The heart is enlarged.', 'The lungs are clear. No pleural effusion.']
 
@@ -99,8 +101,7 @@ def test_trainer_loss_and_margins_equal_direct_computation(toy, mode, tmp_path):
 # ---------------------------------------------------------------------------------------------------------------
 # mu2llm_train --stage dpo
 
-def _env():
-    return {**os.environ, 'MU2LLM_NO_PROGRESS': '1', 'OMP_NUM_THREADS': '1', 'TOKENIZERS_PARALLELISM': 'false'}
+_env = cli_env
 
 
 @pytest.fixture(scope='module')

@@ -1,21 +1,16 @@
 """`mu2llm_generate` as a command: a tiny saved checkpoint, a folder with a broken scan, a DICOM folder, a manifest,
 determinism of greedy and seeded sampling across separate processes."""
-import json, os, shutil, subprocess, sys
+import json, os, subprocess, sys
 from pathlib import Path
 
 import pytest
 
-from mu2llm.core import read_jsonl, set_seed
+from mu2llm.core import read_jsonl
+
+from _helpers import cli, save_tiny_checkpoint
 
 OPTIONS = ('--out', '--question', '--split', '--batch_size', '--max_new_tokens', '--sample', '--temperature', '--top_p',
            '--seed', '--num_return_sequences', '--blank_volume', '--device', '--dtype')
-
-
-def cli(name:str) -> list:
-    "The installed `mu2llm_<name>` console script (or the same entry point through python)."
-    exe = shutil.which(f'mu2llm_{name}')
-    if exe: return [exe]
-    return [sys.executable, str(Path(__file__).parent/'_cli_runner.py'), name]
 
 
 def _call(*args, **kw):
@@ -36,17 +31,10 @@ def _run(*args, ok=True):
 @pytest.fixture(scope='module')
 def ckpt(tmp_path_factory):
     "A tiny random-weight μ²LLM checkpoint (model + processor), and a folder of scans."
-    from mu2llm.test_utils import offline_tokenizer, tiny_hu, write_nifti
+    from mu2llm.test_utils import tiny_hu, write_nifti
     from mu2llm.ct_io import write_dicom_series
-    from mu2llm.configuration_mu2llm import Mu2LLMConfig
-    from mu2llm.modeling_mu2llm import Mu2LLMForConditionalGeneration
-    from mu2llm.processing_mu2llm import Mu2LLMProcessor
     root = tmp_path_factory.mktemp('gen')
-    set_seed(0)
-    proc = Mu2LLMProcessor.from_tokenizer(offline_tokenizer(), 'tiny')
-    cfg = Mu2LLMConfig.preset('tiny', tokenizer=proc.tokenizer)
-    proc.num_image_tokens = cfg.num_image_tokens
-    Mu2LLMForConditionalGeneration(cfg).save_pretrained(root/'ckpt'); proc.save_pretrained(root/'ckpt')
+    save_tiny_checkpoint(root/'ckpt')
     scans = root/'scans'; scans.mkdir()
     write_nifti(scans/'case_a.nii.gz', tiny_hu(seed=1)); write_nifti(scans/'case_b.nii.gz', tiny_hu(seed=2, shape=(40, 44, 20)))
     (scans/'corrupt.nii.gz').write_bytes(b'\x1f\x8b\x08\x00garbage-truncated')

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mu2llm.core import set_seed
+from _helpers import cli, cli_env, save_tiny_checkpoint
 
 N_TRAIN = 8
 # references without findings: the rule judge scores a draft 1.0 when the labeller finds nothing in it and 0 when it
@@ -14,33 +14,18 @@ N_TRAIN = 8
 REFS = ['The lungs are clear. No pleural effusion.', 'No acute abnormality. The heart is normal in size.']
 
 
-def cli(name:str) -> list:
-    "The installed `mu2llm_<name>` console script (or the same entry point through python)."
-    import shutil
-    exe = shutil.which(f'mu2llm_{name}')
-    return [exe] if exe else [sys.executable, str(Path(__file__).parent/'_cli_runner.py'), name]
-
-
-def _env():
-    return {**os.environ, 'MU2LLM_NO_PROGRESS': '1', 'OMP_NUM_THREADS': '1', 'TOKENIZERS_PARALLELISM': 'false'}
+_env = cli_env
 
 
 @pytest.fixture(scope='module')
 def data(tmp_path_factory):
     "A tiny random-weight checkpoint and a prepared manifest: 8 train cases (one with a damaged cache entry), 1 val."
-    from mu2llm.test_utils import offline_tokenizer, tiny_hu, write_nifti
-    from mu2llm.configuration_mu2llm import Mu2LLMConfig
-    from mu2llm.modeling_mu2llm import Mu2LLMForConditionalGeneration
-    from mu2llm.processing_mu2llm import Mu2LLMProcessor
+    from mu2llm.test_utils import tiny_hu, write_nifti
     from mu2llm.manifest import ManifestRow, write_manifest
     from mu2llm.cache import prep_manifest
     from mu2llm.core import read_jsonl
     root = tmp_path_factory.mktemp('prefs')
-    set_seed(0)
-    proc = Mu2LLMProcessor.from_tokenizer(offline_tokenizer(), 'tiny')
-    cfg = Mu2LLMConfig.preset('tiny', tokenizer=proc.tokenizer)
-    proc.num_image_tokens = cfg.num_image_tokens
-    Mu2LLMForConditionalGeneration(cfg).save_pretrained(root/'ckpt'); proc.save_pretrained(root/'ckpt')
+    save_tiny_checkpoint(root/'ckpt')
     rows = []
     for i in range(N_TRAIN + 1):
         write_nifti(root/f'v{i}.nii.gz', tiny_hu((40, 36, 20), seed=i), spacing=(1.5, 1.5, 3.0))

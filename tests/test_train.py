@@ -13,6 +13,8 @@ from mu2llm.cache import prep_manifest
 from mu2llm.manifest import ManifestRow, write_manifest
 from mu2llm.test_utils import tiny_hu, write_nifti
 
+from _helpers import cli_env
+
 REPORTS = ['There is a 12 mm nodule in the right upper lobe.', 'Small left pleural effusion.',
            'Cardiomegaly. The heart is enlarged.', 'The lungs are clear. No pleural effusion.']
 
@@ -30,8 +32,7 @@ def data(tmp_path_factory):
     return root/'cache'/'manifest.jsonl', root/'cache'
 
 
-def _env():
-    return {**os.environ, 'MU2LLM_NO_PROGRESS': '1', 'OMP_NUM_THREADS': '1', 'TOKENIZERS_PARALLELISM': 'false'}
+_env = cli_env
 
 
 def _cmd(man, cache, out, *extra):
