@@ -190,6 +190,31 @@ def test_align_trains_only_projector_and_tokenizer_then_full_starts_from_it(data
                            after['model.language_model.layers.0.mlp.up_proj.weight'])   # now the LLM trains too
 
 
+def test_encoder_stage_trains_only_the_vit_then_sft_keeps_it_frozen(data, tmp_path):
+    "mu2llm_train --stage encoder: only the ViT moves, the whole model is saved and loads; SFT from it can freeze it."
+    from mu2llm.train import build_model, load_recipe, train
+    from mu2llm.processing_mu2llm import Mu2LLMProcessor
+    from _helpers import cli
+    man, cache = data
+    out = tmp_path/'enc'
+    r = subprocess.run([*cli('train'), '--recipe', 'tiny_encoder', '--manifest', str(man), '--cache', str(cache),
+                        '--out', str(out), 'max_steps=6'], capture_output=True, text=True, env=_env(), timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    after = load_file(out/'model.safetensors')
+    rec = load_recipe('tiny_encoder', ['max_steps=6'])
+    before = build_model(rec, Mu2LLMProcessor.from_pretrained(out)).state_dict()           # same seed, same init
+    moved = {k.split('.')[1] for k in after if k.startswith('model.') and not torch.equal(after[k], before[k])}
+    assert moved == {'vision_tower'}, moved
+    assert not any('head' in k and 'lm_head' not in k for k in after)                        # the probe's head is not kept
+    s = json.loads((out/'train_summary.json').read_text())
+    assert s['stage'] == 'encoder' and s['global_step'] == 6 and len(s['loss']) > 0
+    os.environ['MU2LLM_NO_PROGRESS'] = '1'
+    train(load_recipe('tiny', ['max_steps=2', f'init={out}', 'freeze_encoder=true']), man, cache, tmp_path/'sft')
+    sft = load_file(tmp_path/'sft'/'model.safetensors')
+    assert all(torch.equal(sft[k], after[k]) for k in after if '.vision_tower.' in k)
+    assert not torch.equal(sft['model.language_model.layers.0.mlp.up_proj.weight'], after['model.language_model.layers.0.mlp.up_proj.weight'])
+
+
 def test_llm_weights_load_from_a_local_folder(tmp_path):
     from transformers import LlamaForCausalLM
     from mu2llm.sft import SFTRecipe
