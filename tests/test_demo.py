@@ -4,6 +4,7 @@ import json, os
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 
 from mu2llm.core import read_jsonl
@@ -41,16 +42,23 @@ def test_demo_pipeline_tiny(tmp_path, capsys):
     from mu2llm.labeller import extract_findings
     out = tmp_path/'demo'
     res = run_demo(out, n_train=6, n_test=3, steps=4, seed=1, workers=0, preset='tiny', batch_size=2,
-                   max_new_tokens=12, make_data=toy_phantoms, dpo_steps=2, n_candidates=4, n_boot=200)
+                   max_new_tokens=12, make_data=toy_phantoms, dpo_steps=2, n_candidates=4, n_boot=200, encoder_steps=3)
     printed = capsys.readouterr().out
-    for f in ('data/manifest.jsonl', 'cache/manifest.jsonl', 'model/config.json', 'model/processor_config.json',
+    for f in ('data/manifest.jsonl', 'cache/manifest.jsonl', 'encoder/config.json', 'model/config.json', 'model/processor_config.json',
               'prefs/pairs.jsonl', 'prefs/summary.json', 'dpo/config.json', 'dpo/train_summary.json',
               'preds_blank.jsonl', 'preds_sft.jsonl', 'preds_dpo.jsonl', 'eval/sft/summary.json', 'eval/dpo/cases.jsonl',
               'results.json', 'results.md'):
         assert (out/f).exists(), f
     for row in ('| blank-volume control |', '| SFT |', '| SFT+DPO |', '| SFT+DPO, blank volume |', 'finding F1 gain', 'GREEN (rule) gain of DPO over SFT'):
         assert row in printed, row
-    assert all(f'[{k}/7]' in printed for k in range(1, 8))
+    assert all(f'[{k}/8]' in printed for k in range(1, 9))
+    # SFT started from the warmed encoder and kept it frozen
+    from safetensors.torch import load_file
+    enc, sft, dpo_w = (load_file(next((out/d).glob('*.safetensors'))) for d in ('encoder', 'model', 'dpo'))
+    vit = [k for k in enc if 'vision_tower' in k]
+    assert vit and all(torch.equal(enc[k], sft[k]) and torch.equal(enc[k], dpo_w[k]) for k in vit)
+    assert not all(torch.equal(enc[k], sft[k]) for k in enc if 'language_model' in k)
+    assert json.loads((out/'model'/'recipe.json').read_text())['init'] == str(out/'encoder')
     # the truth came from the truth files, and the test cases are disjoint from the training cases
     assert res['truth_source'] == ['truth_file']
     rows = read_jsonl(out/'data'/'manifest.jsonl')
