@@ -54,13 +54,13 @@ def toy():
     return proc, pairs, Mu2LLMForConditionalGeneration(cfg).eval()
 
 
-@pytest.mark.parametrize('mode', ['copy', 'lora', 'precomputed'])
-def test_trainer_loss_and_margins_equal_direct_computation(toy, mode, tmp_path):
+@pytest.mark.parametrize('mode,rpo_alpha', [('copy', None), ('lora', None), ('precomputed', None), ('precomputed', 0.5)])
+def test_trainer_loss_and_margins_equal_direct_computation(toy, mode, rpo_alpha, tmp_path):
     from mu2llm.dpo import DPORecipe, dpo_trainer
     from mu2llm.sft import apply_stage
     proc, pairs, start = toy
     beta = 0.1
-    rec = DPORecipe.preset_named('tiny', ref_mode=mode, max_steps=1)
+    rec = DPORecipe.preset_named('tiny', ref_mode=mode, max_steps=1, rpo_alpha=rpo_alpha)
     policy = apply_stage(copy.deepcopy(start), rec.train_stage, rec.lora, verbose=False)
     tr = dpo_trainer(policy, proc, pairs, rec, tmp_path, save_strategy='no')
     # move the policy away from the reference (the reference is fixed at construction in every mode)
@@ -82,9 +82,13 @@ def test_trainer_loss_and_margins_equal_direct_computation(toy, mode, tmp_path):
     pc, pr, rc, rr = pol[:B], pol[B:], ref[:B], ref[B:]
     margins = beta * ((pc - rc) - (pr - rr))
     want = -torch.nn.functional.logsigmoid(margins).mean().item()
-    print(mode, 'trainer loss', loss, 'direct', want)
     assert abs(want - math.log(2)) > 1e-3, 'the policy still equals the reference: the check would be trivial'
-    assert loss == pytest.approx(want, abs=1e-5)
+    if rpo_alpha:   # RPO: plus alpha x the chosen answers' negative log-likelihood per answer token
+        n_tok = torch.tensor([sum(int(y != -100) for y in batch['labels'][i, 1:].tolist()) for i in range(B)], dtype=torch.float64)
+        want += rpo_alpha * (-(pc / n_tok).mean().item())
+        assert o['nll'].item() == pytest.approx(-(pc / n_tok).mean().item(), abs=5e-5)
+    print(mode, rpo_alpha, 'trainer loss', loss, 'direct', want)
+    assert loss == pytest.approx(want, abs=1e-5 if not rpo_alpha else 5e-5)   # fp32 log-probs within 2e-4, / tokens
     torch.testing.assert_close(o['policy_chosen'].double(), pc, atol=2e-4, rtol=1e-5)
     torch.testing.assert_close(o['policy_rejected'].double(), pr, atol=2e-4, rtol=1e-5)
     torch.testing.assert_close(o['ref_chosen'].double(), rc, atol=2e-4, rtol=1e-5)
