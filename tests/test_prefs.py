@@ -65,7 +65,7 @@ def test_help_documents_every_option():
     p = subprocess.run([*cli('prefs'), '--help'], capture_output=True, text=True, env=_env(), timeout=120)
     assert p.returncode == 0, p.stderr
     for o in ('--checkpoint', '--manifest', '--cache', '--split', '--out', '--n', '--temperature', '--top_p', '--seed',
-              '--judge', '--min_gap', '--pairs_per_case', '--max_new_tokens', '--limit'):
+              '--judge', '--min_gap', '--pairs_per_case', '--pairing', '--max_new_tokens', '--limit'):
         assert o in p.stdout, o
 
 
