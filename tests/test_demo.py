@@ -1,6 +1,7 @@
 """The demo pipeline end to end at the `tiny` size (toy data generator, few steps): the files it writes, the table it
 prints, and that a scored table is consistent with the predictions on disk."""
 import json, os
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,8 @@ def test_demo_pipeline_tiny(tmp_path, capsys):
     from mu2llm.labeller import extract_findings
     out = tmp_path/'demo'
     res = run_demo(out, n_train=6, n_test=3, steps=4, seed=1, workers=0, preset='tiny', batch_size=2,
-                   max_new_tokens=12, make_data=toy_phantoms, dpo_steps=2, n_candidates=4, n_boot=200, encoder_steps=3)
+                   max_new_tokens=12, make_data=toy_phantoms, dpo_steps=2, n_candidates=4, n_boot=200, encoder_steps=3,
+                   rpo_alpha=1.0)
     printed = capsys.readouterr().out
     for f in ('data/manifest.jsonl', 'cache/manifest.jsonl', 'encoder/config.json', 'model/config.json', 'model/processor_config.json',
               'prefs/pairs.jsonl', 'prefs/summary.json', 'dpo/config.json', 'dpo/train_summary.json',
@@ -72,6 +74,12 @@ def test_demo_pipeline_tiny(tmp_path, capsys):
     pairs = read_jsonl(out/'prefs'/'pairs.jsonl')
     assert len(pairs) == res['prefs']['pairs'] > 0
     assert {p['id'] for p in pairs} <= {r['id'] for r in rows if r['split'] == 'train'}
+    # the demo's pairing (above- vs below-mean drafts, at most 4 per case) and RPO's NLL term reached the trainer
+    assert json.loads((out/'prefs'/'summary.json').read_text())['settings']['pairing'] == 'mean_split'
+    assert all(p['chosen_score'] > p['rejected_score'] for p in pairs)
+    assert max(Counter(p['id'] for p in pairs).values()) <= 4
+    assert json.loads((out/'dpo'/'recipe.json').read_text())['rpo_alpha'] == 1.0
+    assert res['dpo_train']['nll_loss'] and all(x > 0 for x in res['dpo_train']['nll_loss'])
     # the GREEN columns are the evaluation's, and the gain is the paired per-case difference
     ev = {k: {c['id']: c.get('green') for c in read_jsonl(out/'eval'/k/'cases.jsonl')} for k in ('sft', 'dpo')}
     d = [ev['dpo'][i] - ev['sft'][i] for i in ev['sft'] if ev['sft'][i] is not None and ev['dpo'][i] is not None]
