@@ -65,16 +65,17 @@ def test_help_documents_every_option():
     p = subprocess.run([*cli('prefs'), '--help'], capture_output=True, text=True, env=_env(), timeout=120)
     assert p.returncode == 0, p.stderr
     for o in ('--checkpoint', '--manifest', '--cache', '--split', '--out', '--n', '--temperature', '--top_p', '--seed',
-              '--judge', '--min_gap', '--pairs_per_case', '--pairing', '--max_new_tokens', '--limit'):
+              '--judge', '--min_gap', '--pairs_per_case', '--pairing', '--max_new_tokens', '--batch_cases', '--limit'):
         assert o in p.stdout, o
 
 
-def test_kill_mid_run_then_resume_matches_uninterrupted(data, tmp_path):
-    ref, run = tmp_path/'ref', tmp_path/'killed'
-    _run(data, ref)
+@pytest.mark.parametrize('batch', [1, 3])        # one case per generate call, and groups of 3 (3 + 3 + 2 cases)
+def test_kill_mid_run_then_resume_matches_uninterrupted(data, tmp_path, batch):
+    ref, run, opt = tmp_path/'ref', tmp_path/'killed', ('--batch_cases', batch)
+    _run(data, ref, *opt)
     ref_pairs = (ref/'pairs.jsonl').read_text()
 
-    proc = subprocess.Popen([*cli('prefs'), *_args(data, run)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    proc = subprocess.Popen([*cli('prefs'), *_args(data, run, *opt)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
     store, t0, seen = run/'candidates.jsonl', time.time(), 0
     while time.time() - t0 < 240 and proc.poll() is None:
         seen = store.read_bytes().count(b'\n') if store.exists() else 0
@@ -86,7 +87,7 @@ def test_kill_mid_run_then_resume_matches_uninterrupted(data, tmp_path):
     assert 2 <= done_at_kill < N_TRAIN
     assert not (run/'pairs.jsonl').exists()                      # killed during sampling, before pairing
 
-    p = _run(data, run)
+    p = _run(data, run, *opt)
     assert f'{N_TRAIN - done_at_kill} sampled now, {done_at_kill} resumed' in p.stdout, p.stdout
     cands, scores = _lines(run/'candidates.jsonl'), _lines(run/'scores.jsonl')
     ids = [r['id'] for r in cands]
@@ -117,7 +118,7 @@ def test_kill_mid_run_then_resume_matches_uninterrupted(data, tmp_path):
     assert s['pairs'] + sum(s['dropped'].values()) == N_TRAIN
     assert (run/'summary.html').stat().st_size > 1000
 
-    p = _run(data, run)                                          # a third run: all done, nothing sampled or judged
+    p = _run(data, run, *opt)                                    # a third run: all done, nothing sampled or judged
     assert f'0 sampled now, {N_TRAIN} resumed' in p.stdout and '0 case(s) scored now' in p.stdout
     assert len(_lines(run/'judge_cache.jsonl')) == len(cache) and (run/'pairs.jsonl').read_text() == ref_pairs
 
