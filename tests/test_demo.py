@@ -74,10 +74,15 @@ def test_demo_pipeline_tiny(tmp_path, capsys):
     pairs = read_jsonl(out/'prefs'/'pairs.jsonl')
     assert len(pairs) == res['prefs']['pairs'] > 0
     assert {p['id'] for p in pairs} <= {r['id'] for r in rows if r['split'] == 'train'}
-    # the demo's pairing (above- vs below-mean drafts, at most 4 per case) and RPO's NLL term reached the trainer
+    # the demo's pairing (above- vs below-mean drafts, at most 2 per case) and RPO's NLL term reached the trainer
     assert json.loads((out/'prefs'/'summary.json').read_text())['settings']['pairing'] == 'mean_split'
     assert all(p['chosen_score'] > p['rejected_score'] for p in pairs)
-    assert max(Counter(p['id'] for p in pairs).values()) <= 4
+    assert max(Counter(p['id'] for p in pairs).values()) <= 2
+    # all 6 training cases were sampled, as one group of one generate call (sample_batch=8)
+    cands = read_jsonl(out/'prefs'/'candidates.jsonl')
+    train_ids = [r['id'] for r in rows if r['split'] == 'train']
+    assert sorted(c['id'] for c in cands) == sorted(train_ids)
+    assert {tuple(c['group']) for c in cands} == {tuple(train_ids)}
     assert json.loads((out/'dpo'/'recipe.json').read_text())['rpo_alpha'] == 1.0
     assert res['dpo_train']['nll_loss'] and all(x > 0 for x in res['dpo_train']['nll_loss'])
     # the GREEN columns are the evaluation's, and the gain is the paired per-case difference
