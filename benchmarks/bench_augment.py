@@ -10,9 +10,9 @@ import argparse, json, os, tempfile, time
 from pathlib import Path
 
 os.environ.setdefault('MU2LLM_NO_PROGRESS', '1')
-from mu2llm.augment import augment
-from mu2llm.augment_backends import LoopbackChatServer, OpenAIChatBackend, user_text
-from mu2llm.manifest import ManifestRow
+from mu2llm.augment.runner import augment
+from mu2llm.augment.backends import LoopbackChatServer, OpenAIChatBackend, user_text
+from mu2llm.data.manifest import ManifestRow
 
 
 def rows(n):

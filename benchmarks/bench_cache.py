@@ -12,11 +12,11 @@ import numpy as np
 import torch
 
 os.environ.setdefault('MU2LLM_NO_PROGRESS', '1')
-from mu2llm.cache import VolumeCache, prep_manifest
-from mu2llm.ct_io import read_ct
-from mu2llm.manifest import ManifestRow, write_manifest, read_manifest
-from mu2llm.preprocess import preprocess_ct
-from mu2llm.cache import load_prep_config
+from mu2llm.data.cache import VolumeCache, prep_manifest
+from mu2llm.data.ct_io import read_ct
+from mu2llm.data.manifest import ManifestRow, write_manifest, read_manifest
+from mu2llm.data.preprocess import preprocess_ct
+from mu2llm.data.cache import load_prep_config
 from mu2llm.test_utils import tiny_hu, write_nifti
 
 

@@ -9,9 +9,9 @@
 """
 import argparse, time
 import torch
-from mu2llm.encoder import CTViTEncoder
-from mu2llm.projector import SpatialPoolProjector
-from mu2llm.svr import SpatioTemporalRefiner
+from mu2llm.model.encoder import CTViTEncoder
+from mu2llm.model.projector import SpatialPoolProjector
+from mu2llm.model.svr import SpatioTemporalRefiner
 
 
 def timeit(fn, reps):

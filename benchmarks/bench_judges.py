@@ -7,15 +7,15 @@ and the parse-only rate for comparison; target: >= 200 pairs/s cold.
 """
 import csv, os, time
 
-from mu2llm.core import CTRATE_LABELS, shared_data_dir
+from mu2llm.core.base import CTRATE_LABELS, shared_data_dir
 
 
 def main(n=1000):
     if hasattr(os, 'sched_setaffinity'): os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     d = shared_data_dir()
     if d is None: raise SystemExit('shared data not found: set MU2LLM_SHARED_DATA')
-    from mu2llm.judges import RuleJudge, _findings
-    from mu2llm.green import parse_green
+    from mu2llm.score.judges import RuleJudge, _findings
+    from mu2llm.score.green import parse_green
     rows = list(csv.DictReader(open(d/'reports'/'ctrate_manual_labels'/'train.csv', encoding='utf-8')))
     texts = [r['report_text'] for r in rows]
     pairs = [(texts[i % len(texts)], texts[(i * 7 + 1) % len(texts)]) for i in range(n)]  # 1,000 distinct pairs

@@ -2,8 +2,8 @@
 extract_findings, side by side in one run (one core). Skips when the shared data is absent."""
 import time
 
-from mu2llm.core import shared_data_dir
-from mu2llm.labeller import explain_findings, extract_findings, label_findings, load_ctrate_labels
+from mu2llm.core.base import shared_data_dir
+from mu2llm.score.labeller import explain_findings, extract_findings, label_findings, load_ctrate_labels
 
 
 def rate(fn, texts, reps=3):

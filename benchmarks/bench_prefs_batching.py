@@ -26,8 +26,8 @@ def main():
     if not (a.checkpoint and a.manifest): ap.error('give --run, or --checkpoint and --manifest')
     os.environ['MU2LLM_NO_PROGRESS'] = '1'
     import torch
-    from mu2llm.generate import load_checkpoint
-    from mu2llm.prefs import manifest_items, sample_candidates
+    from mu2llm.model.generation import load_checkpoint
+    from mu2llm.train.prefs import manifest_items, sample_candidates
     model, proc = load_checkpoint(a.checkpoint, device='cpu')
     items = manifest_items(a.manifest, split='train', limit=a.cases)
     print(f'{len(items)} training cases x 8 drafts, max_new_tokens {a.max_new_tokens}, torch {torch.__version__}, '

@@ -76,10 +76,10 @@ def main():
         m_out, m_t = timeit(lambda p: torch.as_tensor(mon({'img': str(p)})['img']), paths, a.reps)
         print(f'MONAI (Load, Orientation, Spacing {SPACING}, window, Resize): {m_t:.3f} s/volume')
         if a.baseline_only: return
-        import mu2llm.ct_io
-        from mu2llm.ct_io import read_ct, gzip_backend
-        if a.no_isal: mu2llm.ct_io._igzip = None
-        from mu2llm.preprocess import PreprocessConfig, preprocess_ct
+        import mu2llm.data.ct_io
+        from mu2llm.data.ct_io import read_ct, gzip_backend
+        if a.no_isal: mu2llm.data.ct_io._igzip = None
+        from mu2llm.data.preprocess import PreprocessConfig, preprocess_ct
         preprocess_ct(read_ct(paths[0]), PreprocessConfig.preset('tiny'))  # warm-up
         cfg = PreprocessConfig.preset('paper').replace(intensity='window', windows=(WINDOW,), target_spacing=SPACING)
         o_out, o_t = timeit(lambda p: preprocess_ct(read_ct(p), cfg), paths, a.reps)

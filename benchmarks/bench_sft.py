@@ -4,7 +4,7 @@
     python benchmarks/bench_sft.py --steps 4 --batch 1
 
 Each setting runs in a fresh subprocess (so peak RSS is its own): build the `demo` model, apply stage `full`
-(encoder trained) or `full` + `freeze_encoder`, run TRL's SFTTrainer (via `mu2llm.sft.sft_trainer`) on random
+(encoder trained) or `full` + `freeze_encoder`, run TRL's SFTTrainer (via `mu2llm.train.sft.sft_trainer`) on random
 volumes of the demo shape with ~60-token reports, time the steps after the first (warm-up), and read
 `ru_maxrss`. Prints one table; the ratios against the first row are the figures to compare.
 """
@@ -21,11 +21,11 @@ def child(gc: bool, frozen: bool, steps: int, batch: int):
     logging.getLogger('transformers').setLevel(logging.ERROR)
     import torch
     from transformers import TrainerCallback
-    from mu2llm.configuration_mu2llm import Mu2LLMConfig
-    from mu2llm.core import set_seed
-    from mu2llm.modeling_mu2llm import Mu2LLMForConditionalGeneration
-    from mu2llm.processing_mu2llm import Mu2LLMProcessor
-    from mu2llm.sft import SFTRecipe, apply_stage, sft_trainer, trainable_table
+    from mu2llm.model.configuration_mu2llm import Mu2LLMConfig
+    from mu2llm.core.base import set_seed
+    from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration
+    from mu2llm.model.processing_mu2llm import Mu2LLMProcessor
+    from mu2llm.train.sft import SFTRecipe, apply_stage, sft_trainer, trainable_table
     from mu2llm.test_utils import offline_tokenizer
 
     tok = offline_tokenizer()

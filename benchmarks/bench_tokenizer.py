@@ -82,7 +82,7 @@ def run_case(case, reps, real, threads):
         res['fwd_peak_MiB'] = _peak_delta(fwd)
         return res
 
-    from mu2llm.mu2_tokenizer import Mu2Tokenizer, PAPER_TOKENIZER, OFFICIAL_TOKENIZER
+    from mu2llm.model.mu2_tokenizer import Mu2Tokenizer, PAPER_TOKENIZER, OFFICIAL_TOKENIZER
     cfg = OFFICIAL_TOKENIZER if case == 'official' else PAPER_TOKENIZER
     tk = Mu2Tokenizer(**cfg).train()                       # train mode: what SFT runs (soft DTS has no noise)
     res['params_M'] = sum(p.numel() for p in tk.parameters()) / 1e6

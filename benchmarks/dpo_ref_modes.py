@@ -5,7 +5,7 @@
     python benchmarks/dpo_ref_modes.py --train_encoder    # the ViT trains too (the demo keeps it frozen)
 
 Each mode runs in a fresh subprocess, so its peak memory is its own: build the random-initialised `demo` model
-(stage `full`, the ViT frozen as in the demo's DPO unless `--train_encoder`), random volumes of the demo shape with ~40-token chosen / rejected reports, then `mu2llm.dpo`'s
+(stage `full`, the ViT frozen as in the demo's DPO unless `--train_encoder`), random volumes of the demo shape with ~40-token chosen / rejected reports, then `mu2llm.train.dpo`'s
 `dpo_trainer` with the `demo` DPO recipe (`ref_mode` copy or precomputed). Step time: median over the timed steps
 after the warm-up steps (a `TrainerCallback` around each optimizer step). Peak memory: `ru_maxrss` of the child
 process (the RSS high-water mark, so it includes Python + torch + TRL), printed in full and as the growth over the
@@ -26,12 +26,12 @@ def child(mode: str, steps: int, warmup: int, batch: int, train_encoder: bool):
     logging.getLogger('transformers').setLevel(logging.ERROR)
     import torch
     from transformers import TrainerCallback
-    from mu2llm.configuration_mu2llm import Mu2LLMConfig
-    from mu2llm.core import set_seed
-    from mu2llm.dpo import DPORecipe, PairDataset, dpo_trainer
-    from mu2llm.modeling_mu2llm import Mu2LLMForConditionalGeneration
-    from mu2llm.processing_mu2llm import Mu2LLMProcessor
-    from mu2llm.sft import apply_stage
+    from mu2llm.model.configuration_mu2llm import Mu2LLMConfig
+    from mu2llm.core.base import set_seed
+    from mu2llm.train.dpo import DPORecipe, PairDataset, dpo_trainer
+    from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration
+    from mu2llm.model.processing_mu2llm import Mu2LLMProcessor
+    from mu2llm.train.sft import apply_stage
     from mu2llm.test_utils import offline_tokenizer
 
     tok = offline_tokenizer()
@@ -76,7 +76,7 @@ def main():
     ap.add_argument('--child', help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.batch is None:
-        from mu2llm.dpo import DPORecipe
+        from mu2llm.train.dpo import DPORecipe
         a.batch = DPORecipe.preset_named('demo').per_device_train_batch_size
     if a.child: return child(a.child, a.steps, a.warmup, a.batch, a.train_encoder)
     import torch

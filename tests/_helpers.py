@@ -16,11 +16,11 @@ def cli_env() -> dict:
 
 def save_tiny_checkpoint(folder, seed:int=0):
     "A random-weight `tiny` μ²LLM and its processor saved in `folder`, as `mu2llm_train` would leave them."
-    from mu2llm.core import set_seed
+    from mu2llm.core.base import set_seed
     from mu2llm.test_utils import offline_tokenizer
-    from mu2llm.configuration_mu2llm import Mu2LLMConfig
-    from mu2llm.modeling_mu2llm import Mu2LLMForConditionalGeneration
-    from mu2llm.processing_mu2llm import Mu2LLMProcessor
+    from mu2llm.model.configuration_mu2llm import Mu2LLMConfig
+    from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration
+    from mu2llm.model.processing_mu2llm import Mu2LLMProcessor
     set_seed(seed)
     proc = Mu2LLMProcessor.from_tokenizer(offline_tokenizer(), 'tiny')
     cfg = Mu2LLMConfig.preset('tiny', tokenizer=proc.tokenizer)

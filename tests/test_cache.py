@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from mu2llm.core import read_jsonl
-from mu2llm.manifest import ManifestRow, write_manifest, read_manifest
+from mu2llm.core.files import read_jsonl
+from mu2llm.data.manifest import ManifestRow, write_manifest, read_manifest
 from mu2llm.test_utils import tiny_hu, write_nifti
 
-pytest.importorskip('mu2llm.preprocess')
-pytest.importorskip('mu2llm.ct_io')
-from mu2llm.cache import VolumeCache, prep_manifest
-from mu2llm.ct_io import read_ct
-from mu2llm.preprocess import PreprocessConfig, preprocess_ct
+pytest.importorskip('mu2llm.data.preprocess')
+pytest.importorskip('mu2llm.data.ct_io')
+from mu2llm.data.cache import VolumeCache, prep_manifest
+from mu2llm.data.ct_io import read_ct
+from mu2llm.data.preprocess import PreprocessConfig, preprocess_ct
 
 ENV = {**os.environ, 'MU2LLM_NO_PROGRESS': '1'}
 
@@ -75,7 +75,7 @@ def test_everything_failing_exits_nonzero(tmp_path):
 
 
 def test_second_run_does_no_work(tmp_path, monkeypatch):
-    import mu2llm.cache as cm
+    import mu2llm.data.cache as cm
     write_manifest(tmp_path/'m.jsonl', _volumes(tmp_path, 3))
     calls, hashes = [], []
     orig_rp, orig_sha = cm._read_and_preprocess, cm.file_sha256

@@ -5,9 +5,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-import mu2llm.ct_io as ct_io
-from mu2llm.core import CTReadError
-from mu2llm.ct_io import read_ct, write_dicom_series
+import mu2llm.data.ct_io as ct_io
+from mu2llm.core.errors import CTReadError
+from mu2llm.data.ct_io import read_ct, write_dicom_series
 from mu2llm.test_utils import tiny_hu, write_nifti
 
 

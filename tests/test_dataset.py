@@ -3,12 +3,12 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-pytest.importorskip('mu2llm.preprocess')
-pytest.importorskip('mu2llm.ct_io')
-from mu2llm.cache import prep_manifest
-from mu2llm.core import ConfigError, FileError
-from mu2llm.dataset import CTReportDataset, collate_volumes
-from mu2llm.manifest import ManifestRow, write_manifest, read_manifest
+pytest.importorskip('mu2llm.data.preprocess')
+pytest.importorskip('mu2llm.data.ct_io')
+from mu2llm.data.cache import prep_manifest
+from mu2llm.core.errors import ConfigError, FileError
+from mu2llm.data.dataset import CTReportDataset, collate_volumes
+from mu2llm.data.manifest import ManifestRow, write_manifest, read_manifest
 from mu2llm.test_utils import tiny_hu, write_nifti
 
 

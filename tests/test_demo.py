@@ -8,8 +8,8 @@ import numpy as np
 import torch
 import pytest
 
-from mu2llm.core import read_jsonl
-from mu2llm.manifest import ManifestRow, write_manifest
+from mu2llm.core.files import read_jsonl
+from mu2llm.data.manifest import ManifestRow, write_manifest
 from mu2llm.test_utils import tiny_hu, write_nifti
 
 
@@ -39,8 +39,8 @@ def toy_phantoms(folder, n, seed):
 
 
 def test_demo_pipeline_tiny(tmp_path, capsys):
-    from mu2llm.demo import run_demo, finding_scores
-    from mu2llm.labeller import extract_findings
+    from mu2llm.cli.demo import run_demo, finding_scores
+    from mu2llm.score.labeller import extract_findings
     out = tmp_path/'demo'
     res = run_demo(out, n_train=6, n_test=3, steps=4, seed=1, workers=0, preset='tiny', batch_size=2,
                    max_new_tokens=12, make_data=toy_phantoms, dpo_steps=2, n_candidates=4, n_boot=200, encoder_steps=3,
@@ -99,6 +99,6 @@ def test_demo_pipeline_tiny(tmp_path, capsys):
     assert stored['sft']['findings']['overall']['presence_acc'] == pytest.approx(again['overall']['presence_acc'])
     assert stored['f1_gain'] == pytest.approx(stored['sft']['findings']['overall']['f1'] - stored['blank']['findings']['overall']['f1'])
     # the saved model is a checkpoint mu2llm_generate loads
-    from mu2llm.generate import load_checkpoint
+    from mu2llm.model.generation import load_checkpoint
     m, p = load_checkpoint(out/'model', device='cpu')
     assert p.num_image_tokens == m.config.num_image_tokens

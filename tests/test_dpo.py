@@ -1,13 +1,14 @@
-"""DPO (mu2llm.dpo): the trainer's loss and margins equal a direct computation from logits in every reference
+"""DPO (mu2llm.train.dpo): the trainer's loss and margins equal a direct computation from logits in every reference
 mode; `mu2llm_train --stage dpo` end to end (subprocess), resume, LoRA, two processes (tiny preset)."""
 import copy, json, math, os, subprocess, sys
 
 import pytest
 import torch
 
-from mu2llm.cache import prep_manifest
-from mu2llm.core import append_jsonl, set_seed
-from mu2llm.manifest import ManifestRow, write_manifest
+from mu2llm.data.cache import prep_manifest
+from mu2llm.core.files import append_jsonl
+from mu2llm.core.base import set_seed
+from mu2llm.data.manifest import ManifestRow, write_manifest
 from mu2llm.test_utils import offline_tokenizer, tiny_hu, write_nifti
 
 from _helpers import cli_env
@@ -38,10 +39,10 @@ def _direct_logps(model, batch):
 
 @pytest.fixture(scope='module')
 def toy():
-    from mu2llm.configuration_mu2llm import Mu2LLMConfig
-    from mu2llm.dpo import PairDataset
-    from mu2llm.modeling_mu2llm import Mu2LLMForConditionalGeneration
-    from mu2llm.processing_mu2llm import Mu2LLMProcessor
+    from mu2llm.model.configuration_mu2llm import Mu2LLMConfig
+    from mu2llm.train.dpo import PairDataset
+    from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration
+    from mu2llm.model.processing_mu2llm import Mu2LLMProcessor
     tok = offline_tokenizer()
     cfg = Mu2LLMConfig.preset('tiny', tokenizer=tok)
     proc = Mu2LLMProcessor.from_tokenizer(tok, 'tiny', num_image_tokens=cfg.tokenizer_config.n_queries)
@@ -56,8 +57,8 @@ def toy():
 
 @pytest.mark.parametrize('mode,rpo_alpha', [('copy', None), ('lora', None), ('precomputed', None), ('precomputed', 0.5)])
 def test_trainer_loss_and_margins_equal_direct_computation(toy, mode, rpo_alpha, tmp_path):
-    from mu2llm.dpo import DPORecipe, dpo_trainer
-    from mu2llm.sft import apply_stage
+    from mu2llm.train.dpo import DPORecipe, dpo_trainer
+    from mu2llm.train.sft import apply_stage
     proc, pairs, start = toy
     beta = 0.1
     rec = DPORecipe.preset_named('tiny', ref_mode=mode, max_steps=1, rpo_alpha=rpo_alpha)
@@ -111,7 +112,7 @@ _env = cli_env
 @pytest.fixture(scope='module')
 def sft_run(tmp_path_factory):
     "Four tiny prepared volumes, a short SFT run (the DPO init) and a pairs file."
-    from mu2llm.train import load_recipe, train
+    from mu2llm.train.launch import load_recipe, train
     os.environ['MU2LLM_NO_PROGRESS'] = '1'
     root = tmp_path_factory.mktemp('dpo_data')
     rows = []
@@ -130,7 +131,7 @@ def sft_run(tmp_path_factory):
 
 def _dpo_cmd(sft_run, out, *extra):
     man, cache, sft, pairs = sft_run
-    return [sys.executable, '-m', 'mu2llm.train', '--stage', 'dpo', '--recipe', 'tiny_dpo', '--manifest', str(man),
+    return [sys.executable, '-m', 'mu2llm.train.launch', '--stage', 'dpo', '--recipe', 'tiny_dpo', '--manifest', str(man),
             '--cache', str(cache), '--out', str(out), '--pairs', str(pairs), f'init={sft}', *extra]
 
 
@@ -151,16 +152,16 @@ def dpo_run(sft_run, tmp_path_factory):
 
 
 def test_help_documents_dpo():
-    r = subprocess.run([sys.executable, '-m', 'mu2llm.train', '--help'], capture_output=True, text=True, env=_env(), timeout=120)
+    r = subprocess.run([sys.executable, '-m', 'mu2llm.train.launch', '--help'], capture_output=True, text=True, env=_env(), timeout=120)
     assert r.returncode == 0, r.stderr
     for opt in ('--pairs', '--stage', 'dpo', 'ref_mode', 'demo_dpo'): assert opt in r.stdout, opt
 
 
 def test_cli_dpo_end_to_end_loads_and_prefers_chosen(sft_run, dpo_run):
-    from mu2llm.dataset import CTReportDataset
-    from mu2llm.dpo import Mu2DPOCollator, PairDataset, sequence_logps
-    from mu2llm.modeling_mu2llm import Mu2LLMForConditionalGeneration
-    from mu2llm.processing_mu2llm import Mu2LLMProcessor
+    from mu2llm.data.dataset import CTReportDataset
+    from mu2llm.train.dpo import Mu2DPOCollator, PairDataset, sequence_logps
+    from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration
+    from mu2llm.model.processing_mu2llm import Mu2LLMProcessor
     man, cache, sft, pairs = sft_run
     s = json.loads((dpo_run/'train_summary.json').read_text())
     assert s['stage'] == 'dpo' and s['ref_mode'] == 'precomputed' and s['global_step'] == 6 and s['n_pairs'] == 4
@@ -200,9 +201,9 @@ def test_cli_dpo_resume_matches_uninterrupted(sft_run, dpo_run, tmp_path):
 
 
 def test_dpo_lora_saves_adapter_and_merged_model(sft_run, tmp_path):
-    from mu2llm.dpo import train_dpo
-    from mu2llm.modeling_mu2llm import Mu2LLMForConditionalGeneration
-    from mu2llm.train import load_recipe
+    from mu2llm.train.dpo import train_dpo
+    from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration
+    from mu2llm.train.launch import load_recipe
     man, cache, sft, pairs = sft_run
     out = tmp_path/'lora'
     s = train_dpo(load_recipe('tiny_dpo', [f'init={sft}', 'ref_mode=lora', 'max_steps=3', 'learning_rate=1e-2']),

@@ -3,9 +3,9 @@ import pytest
 import torch
 from monai.networks.nets import ViT
 
-from mu2llm.encoder import CTViTEncoder, WeightsError, adapt_state_dict, load_m3d_vit_weights
-from mu2llm.projector import SpatialPoolProjector
-from mu2llm.svr import SpatioTemporalRefiner
+from mu2llm.model.encoder import CTViTEncoder, WeightsError, adapt_state_dict, load_m3d_vit_weights
+from mu2llm.model.projector import SpatialPoolProjector
+from mu2llm.model.svr import SpatioTemporalRefiner
 
 TINY = dict(in_channels=1, img_size=(8, 32, 32), patch_size=(4, 8, 8), hidden_size=32, mlp_dim=64, num_layers=2, num_heads=4)
 

@@ -4,7 +4,7 @@ import csv, json, os, shutil, subprocess, sys
 import numpy as np
 import pytest
 
-from mu2llm.evaluate import bootstrap_ci
+from mu2llm.eval.evaluate import bootstrap_ci
 
 
 @pytest.fixture

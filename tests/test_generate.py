@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mu2llm.core import read_jsonl
+from mu2llm.core.files import read_jsonl
 
 from _helpers import cli, save_tiny_checkpoint
 
@@ -15,7 +15,7 @@ OPTIONS = ('--out', '--question', '--split', '--batch_size', '--max_new_tokens',
 
 def _call(*args, **kw):
     "Run `generate_cli` in this process (cheaper than a subprocess); returns the exit status."
-    from mu2llm.generate import generate_cli
+    from mu2llm.model.generation import generate_cli
     try: generate_cli(*map(str, args), **kw); return 0
     except SystemExit as e: return e.code
 
@@ -32,7 +32,7 @@ def _run(*args, ok=True):
 def ckpt(tmp_path_factory):
     "A tiny random-weight μ²LLM checkpoint (model + processor), and a folder of scans."
     from mu2llm.test_utils import tiny_hu, write_nifti
-    from mu2llm.ct_io import write_dicom_series
+    from mu2llm.data.ct_io import write_dicom_series
     root = tmp_path_factory.mktemp('gen')
     save_tiny_checkpoint(root/'ckpt')
     scans = root/'scans'; scans.mkdir()
@@ -72,7 +72,7 @@ def test_dicom_folder_and_single_file(ckpt):
 
 
 def test_manifest_input_keeps_references(ckpt):
-    from mu2llm.manifest import ManifestRow, write_manifest
+    from mu2llm.data.manifest import ManifestRow, write_manifest
     rows = [ManifestRow(id=f'm{i}', volume=str(ckpt/'scans'/f'case_{c}.nii.gz'), report=f'report {c}', question=None,
                         answer=None, dataset='t', split=s, patient_id=f'p{i}', task='report', meta={})
             for i, (c, s) in enumerate([('a', 'test'), ('b', 'train')])]

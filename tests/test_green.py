@@ -3,8 +3,8 @@ import hashlib
 
 import pytest
 
-from mu2llm.green import (GREEN_CHAT_TEMPLATE, GREEN_MAX_WORDS, clean_response, green_messages, green_prompt,
-                          green_summary, parse_green, render_green_chat)
+from mu2llm.score.green import (GREEN_CHAT_TEMPLATE, GREEN_MAX_WORDS, clean_response, green_messages, green_prompt,
+                                green_summary, parse_green, render_green_chat)
 
 SHA = 'c32b69d3e3160287b1d335764fb26b1e6906e47714bdbf4fbaafb4999836cb14'
 

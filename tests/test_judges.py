@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mu2llm.judges import CachedJudge, HFJudge, Judge, JudgeOutput, OpenAIJudge, make_judge
-from mu2llm.green import green_prompt
+from mu2llm.score.judges import CachedJudge, HFJudge, Judge, JudgeOutput, OpenAIJudge, make_judge
+from mu2llm.score.green import green_prompt
 
 GOOD = ("\nFine.\n\n[Clinically Significant Errors]:\n(a) False report of a finding in the candidate: 1. x.\n"
         "(b) Missing a finding present in the reference: 0.\n\n[Clinically Insignificant Errors]:\nNo errors.\n\n"
@@ -108,8 +108,8 @@ def test_cached_judge_only_sends_missing_pairs(tmp_path, server):
 
 CHILD = textwrap.dedent('''
     import sys, time
-    from mu2llm.judges import CachedJudge, Judge, JudgeOutput
-    from mu2llm.green import parse_green
+    from mu2llm.score.judges import CachedJudge, Judge, JudgeOutput
+    from mu2llm.score.green import parse_green
     class Slow(Judge):
         identity = 'slow-test'
         def _judge(self, pairs):
@@ -162,17 +162,17 @@ def test_hf_judge_loads_by_path_and_flags_random_output(tmp_path):
 
 
 def test_make_judge_rejects_bad_specs():
-    from mu2llm.core import ConfigError
+    from mu2llm.core.errors import ConfigError
     for bad in ('nope', 'openai:http://x', 3):
         with pytest.raises(ConfigError): make_judge(bad)
     with pytest.raises(ConfigError): HFJudge('/does/not/exist').load()
 
 
 def test_rule_judge_ranks_real_reports(shared_data):
-    pytest.importorskip('mu2llm.labeller')
+    pytest.importorskip('mu2llm.score.labeller')
     import csv
-    from mu2llm.core import CTRATE_LABELS
-    from mu2llm.judges import RuleJudge, rank_agreement
+    from mu2llm.core.base import CTRATE_LABELS
+    from mu2llm.score.judges import RuleJudge, rank_agreement
     rows = list(csv.DictReader(open(shared_data/'reports'/'ctrate_manual_labels'/'train.csv', encoding='utf-8')))
     normals = [r['report_text'] for r in rows if all(r[l] == '0' for l in CTRATE_LABELS)]
     pos = [(r['report_text'], [l for l in CTRATE_LABELS if r[l] == '1']) for r in rows]

@@ -1,9 +1,10 @@
 """Findings labeller: held-out CE macro-F1 on real reports, negation edge cases, phantom-style extraction."""
 import pytest
 
-from mu2llm.core import CTRATE_LABELS, PHANTOM_FINDINGS, FileError
-from mu2llm.labeller import (ce_metrics, dev_heldout_split, explain_findings, extract_findings, label_findings,
-                             load_ctrate_labels, parse_sizes_mm, split_sentences)
+from mu2llm.core.base import CTRATE_LABELS, PHANTOM_FINDINGS
+from mu2llm.core.errors import FileError
+from mu2llm.score.labeller import (ce_metrics, dev_heldout_split, explain_findings, extract_findings, label_findings,
+                                   load_ctrate_labels, parse_sizes_mm, split_sentences)
 
 
 @pytest.fixture

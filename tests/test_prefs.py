@@ -21,9 +21,9 @@ _env = cli_env
 def data(tmp_path_factory):
     "A tiny random-weight checkpoint and a prepared manifest: 8 train cases (one with a damaged cache entry), 1 val."
     from mu2llm.test_utils import tiny_hu, write_nifti
-    from mu2llm.manifest import ManifestRow, write_manifest
-    from mu2llm.cache import prep_manifest
-    from mu2llm.core import read_jsonl
+    from mu2llm.data.manifest import ManifestRow, write_manifest
+    from mu2llm.data.cache import prep_manifest
+    from mu2llm.core.files import read_jsonl
     root = tmp_path_factory.mktemp('prefs')
     save_tiny_checkpoint(root/'ckpt')
     rows = []
@@ -126,10 +126,10 @@ def test_kill_mid_run_then_resume_matches_uninterrupted(data, tmp_path, batch):
 class _Counting:
     "A judge that counts the pairs it is asked about and can crash on its k-th call."
     def __init__(self, crash_on:int=None):
-        from mu2llm.judges import RuleJudge
+        from mu2llm.score.judges import RuleJudge
         self.inner, self.crash_on, self.calls, self.pairs = RuleJudge(), crash_on, 0, []
     def make(self):
-        from mu2llm.judges import Judge
+        from mu2llm.score.judges import Judge
         outer = self
         class J(Judge):
             identity = outer.inner.identity
@@ -142,8 +142,8 @@ class _Counting:
 
 
 def test_scoring_resumes_after_a_crash_without_rescoring(tmp_path):
-    from mu2llm.prefs import score_candidates, read_store
-    from mu2llm.judges import CachedJudge
+    from mu2llm.train.prefs import score_candidates, read_store
+    from mu2llm.score.judges import CachedJudge
     rows = [dict(id=f'c{i}', status='ok', reference=REFS[0], candidates=[f'Draft {i}.{j}: the lungs are clear here.' for j in range(3)],
                  invalid=[2] if i == 1 else []) for i in range(5)]
     store = tmp_path/'scores.jsonl'
@@ -161,7 +161,7 @@ def test_scoring_resumes_after_a_crash_without_rescoring(tmp_path):
 
 def _call(data, out, **kw):
     "Run `prefs_cli` in this process (cheaper than a subprocess); returns the exit status."
-    from mu2llm.prefs import prefs_cli
+    from mu2llm.train.prefs import prefs_cli
     root, man = data
     args = dict(checkpoint=str(root/'ckpt'), manifest=str(man), out=str(out), n=3, max_new_tokens=8, seed=3)
     try: prefs_cli(**{**args, **kw}); return 0

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from mu2llm.core import ConfigError, PreprocessError
-from mu2llm.ct_io import CTVolume, read_ct, write_dicom_series
-from mu2llm.preprocess import PreprocessConfig, preprocess_ct
+from mu2llm.core.errors import ConfigError, PreprocessError
+from mu2llm.data.ct_io import CTVolume, read_ct, write_dicom_series
+from mu2llm.data.preprocess import PreprocessConfig, preprocess_ct
 from mu2llm.test_utils import tiny_hu, write_nifti
 
 

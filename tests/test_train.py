@@ -5,12 +5,12 @@ from pathlib import Path
 import pytest
 import torch
 
-pytest.importorskip('mu2llm.preprocess')
-pytest.importorskip('mu2llm.processing_mu2llm')
+pytest.importorskip('mu2llm.data.preprocess')
+pytest.importorskip('mu2llm.model.processing_mu2llm')
 from safetensors.torch import load_file
 
-from mu2llm.cache import prep_manifest
-from mu2llm.manifest import ManifestRow, write_manifest
+from mu2llm.data.cache import prep_manifest
+from mu2llm.data.manifest import ManifestRow, write_manifest
 from mu2llm.test_utils import tiny_hu, write_nifti
 
 from _helpers import cli_env
@@ -40,20 +40,20 @@ def _cmd(man, cache, out, *extra):
 
 
 def _load(out):
-    from mu2llm.modeling_mu2llm import Mu2LLMForConditionalGeneration
-    from mu2llm.processing_mu2llm import Mu2LLMProcessor
+    from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration
+    from mu2llm.model.processing_mu2llm import Mu2LLMProcessor
     return Mu2LLMForConditionalGeneration.from_pretrained(out).eval(), Mu2LLMProcessor.from_pretrained(out)
 
 
 def _batch(proc, cache, man, n=2):
-    from mu2llm.dataset import CTReportDataset
-    from mu2llm.sft import Mu2SFTCollator
+    from mu2llm.data.dataset import CTReportDataset
+    from mu2llm.train.sft import Mu2SFTCollator
     ds = CTReportDataset(man, cache, split='train')
     return Mu2SFTCollator(proc, 128)([ds[i] for i in range(n)])
 
 
 def test_help_documents_every_option():
-    r = subprocess.run([sys.executable, '-m', 'mu2llm.train', '--help'], capture_output=True, text=True, env=_env(), timeout=120)
+    r = subprocess.run([sys.executable, '-m', 'mu2llm.train.launch', '--help'], capture_output=True, text=True, env=_env(), timeout=120)
     assert r.returncode == 0, r.stderr
     for opt in ('--recipe', '--manifest', '--cache', '--out', '--stage', '--resume', '--set', '--task', '--report_to', 'overrides'):
         assert opt in r.stdout, opt
@@ -63,7 +63,7 @@ def test_help_documents_every_option():
 def test_two_process_torchrun(data, tmp_path):
     man, cache = data
     out = tmp_path/'ddp'
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '-m', 'mu2llm.train',
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '-m', 'mu2llm.train.launch',
            *_cmd(man, cache, out, 'max_steps=4', 'eval_steps=2')]
     r = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -92,17 +92,17 @@ def test_sigkill_then_resume_matches_uninterrupted_run(data, tmp_path):
     man, cache = data
     args = ['max_steps=100', 'save_steps=20', 'save_total_limit=50']
     ref = tmp_path/'ref'
-    r = subprocess.run([sys.executable, '-m', 'mu2llm.train', *_cmd(man, cache, ref, *args)], capture_output=True,
+    r = subprocess.run([sys.executable, '-m', 'mu2llm.train.launch', *_cmd(man, cache, ref, *args)], capture_output=True,
                        text=True, env=_env(), timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     out = tmp_path/'killed'
-    p = subprocess.Popen([sys.executable, '-m', 'mu2llm.train', *_cmd(man, cache, out, *args)],
+    p = subprocess.Popen([sys.executable, '-m', 'mu2llm.train.launch', *_cmd(man, cache, out, *args)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
     ckpts = _wait_for_checkpoint(p, out)
     p.send_signal(signal.SIGKILL); p.wait()
     assert ckpts, 'no checkpoint appeared before the run ended'
     assert not (out/'model.safetensors').exists(), 'the run finished before it was killed: the test proves nothing'
-    r = subprocess.run([sys.executable, '-m', 'mu2llm.train', *_cmd(man, cache, out, '--resume', *args)],
+    r = subprocess.run([sys.executable, '-m', 'mu2llm.train.launch', *_cmd(man, cache, out, '--resume', *args)],
                        capture_output=True, text=True, env=_env(), timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     summ = json.loads((out/'train_summary.json').read_text())
@@ -121,9 +121,9 @@ def test_sigkill_then_resume_matches_uninterrupted_run(data, tmp_path):
 
 def test_lora_adapter_loads_merges_and_generates_the_same(data, tmp_path):
     from peft import PeftModel
-    from mu2llm.modeling_mu2llm import Mu2LLMForConditionalGeneration
-    from mu2llm.processing_mu2llm import Mu2LLMProcessor
-    from mu2llm.train import load_recipe, train
+    from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration
+    from mu2llm.model.processing_mu2llm import Mu2LLMProcessor
+    from mu2llm.train.launch import load_recipe, train
     man, cache = data
     out = tmp_path/'lora'
     os.environ['MU2LLM_NO_PROGRESS'] = '1'
@@ -157,8 +157,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.skipif(not (ROOT/'configs').exists(), reason='repository configs/ not present')
 def test_shipped_recipes_and_accelerate_configs():
     from accelerate.commands.config.config_args import load_config_from_file
-    from mu2llm.sft import SFTRecipe
-    from mu2llm.train import load_recipe
+    from mu2llm.train.sft import SFTRecipe
+    from mu2llm.train.launch import load_recipe
     for name in ('paper', 'demo', 'tiny'):   # the YAML files restate the package's presets exactly
         assert load_recipe(str(ROOT/f'configs/recipes/{name}_sft.yaml')) == SFTRecipe.preset_named(name)
     for name, kind in (('zero2', 'DEEPSPEED'), ('zero3', 'DEEPSPEED'), ('fsdp', 'FSDP')):
@@ -172,8 +172,8 @@ def test_shipped_recipes_and_accelerate_configs():
 
 
 def test_align_trains_only_projector_and_tokenizer_then_full_starts_from_it(data, tmp_path):
-    from mu2llm.train import build_model, build_processor, load_recipe, train
-    from mu2llm.processing_mu2llm import Mu2LLMProcessor
+    from mu2llm.train.launch import build_model, build_processor, load_recipe, train
+    from mu2llm.model.processing_mu2llm import Mu2LLMProcessor
     man, cache = data
     os.environ['MU2LLM_NO_PROGRESS'] = '1'
     rec = load_recipe('tiny', ['stage=align', 'max_steps=5'])
@@ -192,8 +192,8 @@ def test_align_trains_only_projector_and_tokenizer_then_full_starts_from_it(data
 
 def test_encoder_stage_trains_only_the_vit_then_sft_keeps_it_frozen(data, tmp_path):
     "mu2llm_train --stage encoder: only the ViT moves, the whole model is saved and loads; SFT from it can freeze it."
-    from mu2llm.train import build_model, load_recipe, train
-    from mu2llm.processing_mu2llm import Mu2LLMProcessor
+    from mu2llm.train.launch import build_model, load_recipe, train
+    from mu2llm.model.processing_mu2llm import Mu2LLMProcessor
     from _helpers import cli
     man, cache = data
     out = tmp_path/'enc'
@@ -217,9 +217,9 @@ def test_encoder_stage_trains_only_the_vit_then_sft_keeps_it_frozen(data, tmp_pa
 
 def test_llm_weights_load_from_a_local_folder(tmp_path):
     from transformers import LlamaForCausalLM
-    from mu2llm.sft import SFTRecipe
+    from mu2llm.train.sft import SFTRecipe
     from mu2llm.test_utils import offline_tokenizer, tiny_llama_config
-    from mu2llm.train import build_model, build_processor
+    from mu2llm.train.launch import build_model, build_processor
     tok = offline_tokenizer()
     tok.save_pretrained(tmp_path/'llm')
     lm = LlamaForCausalLM(tiny_llama_config(tok, 'tiny')); lm.save_pretrained(tmp_path/'llm')
