@@ -17,7 +17,8 @@ from mu2llm.data.ct_io import read_ct
 from mu2llm.data.manifest import ManifestRow, write_manifest, read_manifest
 from mu2llm.data.preprocess import preprocess_ct
 from mu2llm.data.cache import load_prep_config
-from mu2llm.test_utils import tiny_hu, write_nifti
+from mu2llm.testing import tiny_hu
+from mu2llm.data.ct_io import write_nifti
 
 
 def timeit(fn, reps):

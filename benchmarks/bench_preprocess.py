@@ -23,7 +23,8 @@ WINDOW = (-1000.0, 1000.0)  # HU window -> [0, 1]
 
 def make_volumes(d: Path, n: int, shape=(512, 512, 120)):
     "Write `n` body-like int16 volumes with 0.7x0.7x2.5 mm spacing, alternately RAS and LPS affines."
-    from mu2llm.test_utils import tiny_hu, write_nifti
+    from mu2llm.testing import tiny_hu
+    from mu2llm.data.ct_io import write_nifti
     paths = []
     for i in range(n):
         hu = tiny_hu(shape, seed=i)

@@ -26,7 +26,7 @@ def child(gc: bool, frozen: bool, steps: int, batch: int):
     from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration
     from mu2llm.model.processing_mu2llm import Mu2LLMProcessor
     from mu2llm.train.sft import SFTRecipe, apply_stage, sft_trainer, trainable_table
-    from mu2llm.test_utils import offline_tokenizer
+    from mu2llm.model.llm import offline_tokenizer
 
     tok = offline_tokenizer()
     proc = Mu2LLMProcessor.from_tokenizer(tok, 'demo', num_image_tokens=32)

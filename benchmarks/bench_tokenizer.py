@@ -70,7 +70,7 @@ def run_case(case, reps, real, threads):
     res = {'case': case}
     if case == 'llm':
         from transformers import AutoModelForCausalLM
-        from mu2llm.test_utils import tiny_llama_config
+        from mu2llm.model.llm import tiny_llama_config
         t0 = time.perf_counter()
         lm = AutoModelForCausalLM.from_config(tiny_llama_config(size='1b')).eval()
         res['build_s'] = time.perf_counter() - t0

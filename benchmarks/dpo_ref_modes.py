@@ -32,7 +32,7 @@ def child(mode: str, steps: int, warmup: int, batch: int, train_encoder: bool):
     from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration
     from mu2llm.model.processing_mu2llm import Mu2LLMProcessor
     from mu2llm.train.sft import apply_stage
-    from mu2llm.test_utils import offline_tokenizer
+    from mu2llm.model.llm import offline_tokenizer
 
     tok = offline_tokenizer()
     cfg = Mu2LLMConfig.preset('demo', tokenizer=tok)

@@ -17,7 +17,7 @@ def cli_env() -> dict:
 def save_tiny_checkpoint(folder, seed:int=0):
     "A random-weight `tiny` μ²LLM and its processor saved in `folder`, as `mu2llm_train` would leave them."
     from mu2llm.core.base import set_seed
-    from mu2llm.test_utils import offline_tokenizer
+    from mu2llm.model.llm import offline_tokenizer
     from mu2llm.model.configuration_mu2llm import Mu2LLMConfig
     from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration
     from mu2llm.model.processing_mu2llm import Mu2LLMProcessor

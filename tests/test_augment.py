@@ -114,7 +114,7 @@ def test_rpm_limit_spaces_requests(tmp_path):
 def test_hf_backend_tiny_random_model(tmp_path):
     import torch
     from transformers import LlamaForCausalLM
-    from mu2llm.test_utils import offline_tokenizer, tiny_llama_config
+    from mu2llm.model.llm import offline_tokenizer, tiny_llama_config
     tok = offline_tokenizer(); torch.manual_seed(0)
     LlamaForCausalLM(tiny_llama_config(tok)).save_pretrained(tmp_path/'lm'); tok.save_pretrained(tmp_path/'lm')
     rows = make_rows(5)

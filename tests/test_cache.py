@@ -15,7 +15,8 @@ import torch
 
 from mu2llm.core.files import read_jsonl
 from mu2llm.data.manifest import ManifestRow, write_manifest, read_manifest
-from mu2llm.test_utils import tiny_hu, write_nifti
+from mu2llm.testing import tiny_hu
+from mu2llm.data.ct_io import write_nifti
 
 pytest.importorskip('mu2llm.data.preprocess')
 pytest.importorskip('mu2llm.data.ct_io')

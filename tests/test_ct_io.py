@@ -8,7 +8,8 @@ import pytest
 import mu2llm.data.ct_io as ct_io
 from mu2llm.core.errors import CTReadError
 from mu2llm.data.ct_io import read_ct, write_dicom_series
-from mu2llm.test_utils import tiny_hu, write_nifti
+from mu2llm.testing import tiny_hu
+from mu2llm.data.ct_io import write_nifti
 
 
 def _fails(path, contains, **kw):

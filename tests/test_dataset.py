@@ -9,7 +9,8 @@ from mu2llm.data.cache import prep_manifest
 from mu2llm.core.errors import ConfigError, FileError
 from mu2llm.data.dataset import CTReportDataset, collate_volumes
 from mu2llm.data.manifest import ManifestRow, write_manifest, read_manifest
-from mu2llm.test_utils import tiny_hu, write_nifti
+from mu2llm.testing import tiny_hu
+from mu2llm.data.ct_io import write_nifti
 
 
 @pytest.fixture

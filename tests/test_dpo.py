@@ -9,7 +9,9 @@ from mu2llm.data.cache import prep_manifest
 from mu2llm.core.files import append_jsonl
 from mu2llm.core.base import set_seed
 from mu2llm.data.manifest import ManifestRow, write_manifest
-from mu2llm.test_utils import offline_tokenizer, tiny_hu, write_nifti
+from mu2llm.model.llm import offline_tokenizer
+from mu2llm.testing import tiny_hu
+from mu2llm.data.ct_io import write_nifti
 
 from _helpers import cli_env
 

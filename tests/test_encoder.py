@@ -3,7 +3,8 @@ import pytest
 import torch
 from monai.networks.nets import ViT
 
-from mu2llm.model.encoder import CTViTEncoder, WeightsError, adapt_state_dict, load_m3d_vit_weights
+from mu2llm.model.encoder import CTViTEncoder, adapt_state_dict, load_m3d_vit_weights
+from mu2llm.core.errors import WeightsError
 from mu2llm.model.projector import SpatialPoolProjector
 from mu2llm.model.svr import SpatioTemporalRefiner
 

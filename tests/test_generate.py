@@ -31,7 +31,8 @@ def _run(*args, ok=True):
 @pytest.fixture(scope='module')
 def ckpt(tmp_path_factory):
     "A tiny random-weight μ²LLM checkpoint (model + processor), and a folder of scans."
-    from mu2llm.test_utils import tiny_hu, write_nifti
+    from mu2llm.testing import tiny_hu
+    from mu2llm.data.ct_io import write_nifti
     from mu2llm.data.ct_io import write_dicom_series
     root = tmp_path_factory.mktemp('gen')
     save_tiny_checkpoint(root/'ckpt')

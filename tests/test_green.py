@@ -23,7 +23,7 @@ def test_prompt_truncates_each_report_to_300_words():
 
 
 def test_chat_rendering_matches_transformers(tmp_path):
-    from mu2llm.test_utils import offline_tokenizer
+    from mu2llm.model.llm import offline_tokenizer
     tok = offline_tokenizer()
     tok.chat_template = GREEN_CHAT_TEMPLATE
     prompt = green_prompt('Cardiomegaly.', 'Normal heart.')

@@ -146,7 +146,7 @@ def test_cache_resumes_after_kill(tmp_path):
 def test_hf_judge_loads_by_path_and_flags_random_output(tmp_path):
     import torch
     from transformers import LlamaForCausalLM
-    from mu2llm.test_utils import offline_tokenizer, tiny_llama_config
+    from mu2llm.model.llm import offline_tokenizer, tiny_llama_config
     tok = offline_tokenizer(); torch.manual_seed(1)
     LlamaForCausalLM(tiny_llama_config(tok)).save_pretrained(tmp_path/'m'); tok.save_pretrained(tmp_path/'m')
     j = make_judge(f'hf:{tmp_path/"m"}', batch_size=3, max_new_tokens=6)

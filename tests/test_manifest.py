@@ -79,7 +79,8 @@ def test_patient_split_groups_all_rows_of_a_patient():
 
 
 def _ctrate_fixture(root, names):
-    from mu2llm.test_utils import tiny_hu, write_nifti
+    from mu2llm.testing import tiny_hu
+    from mu2llm.data.ct_io import write_nifti
     for n in names:
         parts = n.split('_'); d = root/'dataset'/('train' if parts[0] == 'train' else 'valid')/'_'.join(parts[:2])/'_'.join(parts[:3])
         d.mkdir(parents=True, exist_ok=True); write_nifti(d/f'{n}.nii.gz', tiny_hu((6, 6, 3)))
@@ -112,7 +113,8 @@ def test_ctrate_adapter_rejects_unexpected_names(tmp_path):
 
 
 def test_amosmm_atlas_m3d_adapters_produce_valid_manifests(tmp_path):
-    from mu2llm.test_utils import tiny_hu, write_nifti
+    from mu2llm.testing import tiny_hu
+    from mu2llm.data.ct_io import write_nifti
     # AMOS-MM
     a = tmp_path/'amos'; (a/'imagesTr').mkdir(parents=True)
     write_nifti(a/'imagesTr/amos_0007.nii.gz', tiny_hu((6, 6, 3)))

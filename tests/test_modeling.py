@@ -16,7 +16,7 @@ def _run(code: str) -> str:
 def test_save_then_load_in_fresh_interpreter_gives_identical_logits(tmp_path):
     from mu2llm.model.configuration_mu2llm import Mu2LLMConfig
     from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration
-    from mu2llm.test_utils import offline_tokenizer
+    from mu2llm.model.llm import offline_tokenizer
     tok = offline_tokenizer()
     cfg = Mu2LLMConfig.preset('tiny', tokenizer=tok)
     torch.manual_seed(0)
@@ -61,7 +61,7 @@ def test_llm_config_from_local_path(tmp_path):
     "The paper's LLM is reached by local path: a saved (tiny) Llama folder stands in for Llama-3.2-1B-Instruct."
     from transformers import LlamaConfig
     from mu2llm.model.configuration_mu2llm import Mu2LLMConfig
-    from mu2llm.test_utils import offline_tokenizer, tiny_llama_config
+    from mu2llm.model.llm import offline_tokenizer, tiny_llama_config
     tok = offline_tokenizer()
     tiny_llama_config(tok, hidden_size=96).save_pretrained(tmp_path/'llm')
     cfg = Mu2LLMConfig.preset('tiny', tokenizer=tok, llm=str(tmp_path/'llm'))

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from mu2llm.core.base import PHANTOM_FINDINGS
-from mu2llm.data.phantoms import (LABELS, ORGANS, PREVALENCE, generate_phantoms, lobe_of, make_case,
-                                  make_counterfactual, phantom_report, sample_findings, write_case, _case_seed)
+from mu2llm.data.anatomy import LABELS, ORGANS, lobe_of
+from mu2llm.data.findings import PREVALENCE, sample_findings
+from mu2llm.data.phantoms import generate_phantoms, make_case, make_counterfactual, write_case, _case_seed
+from mu2llm.data.wording import phantom_report
 
 nib = pytest.importorskip('nibabel')
 ALL = {k: 1. for k in PREVALENCE}

@@ -20,7 +20,8 @@ _env = cli_env
 @pytest.fixture(scope='module')
 def data(tmp_path_factory):
     "A tiny random-weight checkpoint and a prepared manifest: 8 train cases (one with a damaged cache entry), 1 val."
-    from mu2llm.test_utils import tiny_hu, write_nifti
+    from mu2llm.testing import tiny_hu
+    from mu2llm.data.ct_io import write_nifti
     from mu2llm.data.manifest import ManifestRow, write_manifest
     from mu2llm.data.cache import prep_manifest
     from mu2llm.core.files import read_jsonl

@@ -6,7 +6,8 @@ import torch
 from mu2llm.core.errors import ConfigError, PreprocessError
 from mu2llm.data.ct_io import CTVolume, read_ct, write_dicom_series
 from mu2llm.data.preprocess import PreprocessConfig, preprocess_ct
-from mu2llm.test_utils import tiny_hu, write_nifti
+from mu2llm.testing import tiny_hu
+from mu2llm.data.ct_io import write_nifti
 
 
 def _monai(path, cfg, spacing=None):

@@ -11,7 +11,8 @@ from safetensors.torch import load_file
 
 from mu2llm.data.cache import prep_manifest
 from mu2llm.data.manifest import ManifestRow, write_manifest
-from mu2llm.test_utils import tiny_hu, write_nifti
+from mu2llm.testing import tiny_hu
+from mu2llm.data.ct_io import write_nifti
 
 from _helpers import cli_env
 
@@ -218,7 +219,7 @@ def test_encoder_stage_trains_only_the_vit_then_sft_keeps_it_frozen(data, tmp_pa
 def test_llm_weights_load_from_a_local_folder(tmp_path):
     from transformers import LlamaForCausalLM
     from mu2llm.train.sft import SFTRecipe
-    from mu2llm.test_utils import offline_tokenizer, tiny_llama_config
+    from mu2llm.model.llm import offline_tokenizer, tiny_llama_config
     from mu2llm.train.launch import build_model, build_processor
     tok = offline_tokenizer()
     tok.save_pretrained(tmp_path/'llm')

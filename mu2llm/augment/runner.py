@@ -22,7 +22,7 @@ from .prompts import (QA, QA_TYPES, REASON_ANSWERS, REASON_NARRATIVE, REASON_QUE
 from .backends import Backend, CallableBackend, HFBackend, OpenAIChatBackend
 
 # %% auto #0
-__all__ = ['DEFAULT_N', 'TASKS', 'REASONING_QUESTION', 'store_key', 'AugmentStore', 'judge_rewrites', 'judge_qa',
+__all__ = ['DEFAULT_N', 'AUGMENT_TASKS', 'REASONING_QUESTION', 'store_key', 'AugmentStore', 'judge_rewrites', 'judge_qa',
            'AugmentSummary', 'report_hash', 'source_rows', 'augment', 'augmented_rows', 'mix_rows', 'make_backend',
            'augment_cli']
 
@@ -144,7 +144,7 @@ def judge_qa(report:str, # the source report
 
 # %% ../../nbs/06_augment/02_runner.ipynb #412e93de
 DEFAULT_N = dict(rewrite=3, qa=8, reasoning=6)
-TASKS = tuple(DEFAULT_N)
+AUGMENT_TASKS = tuple(DEFAULT_N)
 REASONING_QUESTION = 'Reason step by step through the findings of this CT scan, then give an overall impression.'
 
 @dataclass
@@ -261,7 +261,7 @@ def augment(rows:Iterable[ManifestRow], # manifest rows (only `source_rows(rows,
             limit:int=None # augment only the first `limit` distinct reports
            ) -> AugmentSummary:
     "Run one augmentation task over `rows`, resuming from `store`; the kept/rejected summary."
-    if task not in TASKS: raise ConfigError(f'unknown augmentation task {task!r}; use one of {TASKS}')
+    if task not in AUGMENT_TASKS: raise ConfigError(f'unknown augmentation task {task!r}; use one of {AUGMENT_TASKS}')
     n = n or DEFAULT_N[task]
     own = not isinstance(store, AugmentStore)
     store = AugmentStore(store) if own else store
@@ -286,7 +286,7 @@ _CURRENT = {'rewrite': REWRITE.tag, 'qa': QA.tag, 'reasoning.answers': REASON_AN
 
 def augmented_rows(rows:Iterable[ManifestRow], # the manifest rows that were augmented
                    store:AugmentStore|str, # the store (or its path)
-                   tasks:tuple=TASKS, # tasks to take outputs of
+                   tasks:tuple=AUGMENT_TASKS, # tasks to take outputs of
                    splits:tuple=('train',), # splits whose rows receive new rows
                    current_only:bool=True # only outputs of the current template versions
                   ) -> list[ManifestRow]:

@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 # %% auto #0
-__all__ = ['Mu2LLMError', 'FileError', 'CTReadError', 'PreprocessError', 'ManifestError', 'ConfigError', 'WorkerPoolError']
+__all__ = ['Mu2LLMError', 'FileError', 'CTReadError', 'PreprocessError', 'ManifestError', 'ConfigError', 'WorkerPoolError',
+           'WeightsError', 'PlaceholderMismatchError', 'ShapeError', 'check_shape']
 
 # %% ../../nbs/00_core/00_errors.ipynb #cffca8da
 class Mu2LLMError(Exception):
@@ -33,3 +34,25 @@ class ConfigError(Mu2LLMError):
 
 class WorkerPoolError(Mu2LLMError):
     "A pool of worker processes died (most often: the launching script has no `__main__` guard)."
+
+class WeightsError(FileError):
+    "A weights file does not fit the model it is loaded into."
+
+class PlaceholderMismatchError(Mu2LLMError, ValueError):
+    "The prompt's `<image>` placeholders do not match the visual tokens."
+
+class ShapeError(Mu2LLMError, ValueError):
+    "A tensor handed to a mu2llm module has the wrong shape, dtype or size."
+
+
+# %% ../../nbs/00_core/00_errors.ipynb #b0184301
+def check_shape(x, # the tensor (or array: anything with `.shape`)
+                shape:tuple, # expected shape; None entries match any size
+                name:str, # what the tensor is, for the message (e.g. 'TokenSelector input x')
+                dims:str=None # letters of the axes, e.g. '(B, N, E)'
+               ):
+    "Raise `ShapeError` unless `x` has `len(shape)` axes matching `shape` (None = any size)."
+    ok = len(x.shape) == len(shape) and all(s is None or s == d for s, d in zip(shape, x.shape))
+    if not ok:
+        want = '(' + ', '.join('*' if s is None else str(s) for s in shape) + ')'
+        raise ShapeError(f'{name}: expected shape {dims + " = " if dims else ""}{want}, got {tuple(x.shape)}')

@@ -11,11 +11,11 @@ import numpy as np
 import nibabel as nib
 from nibabel import orientations as nio
 
-from ..core.errors import CTReadError
+from ..core.errors import CTReadError, ConfigError
 from ..core.base import get_logger
 
 # %% auto #0
-__all__ = ['CTVolume', 'canonical_ras', 'gzip_backend', 'read_ct', 'write_dicom_series']
+__all__ = ['CTVolume', 'canonical_ras', 'gzip_backend', 'read_ct', 'write_nifti', 'write_dicom_series']
 
 # %% ../../nbs/01_data/00_ct_io.ipynb #fa37e9ed
 @dataclasses.dataclass
@@ -230,37 +230,62 @@ def read_ct(path, # `.nii`/`.nii.gz` file, DICOM folder, or one DICOM file of th
     if _is_dicom_file(p) or name.endswith('.dcm'): return _read_dicom(p, series_uid)
     raise CTReadError(p, 'unsupported file type: expected .nii, .nii.gz, a DICOM file or a DICOM folder')
 
-# %% ../../nbs/01_data/00_ct_io.ipynb #ce4b43aa
+# %% ../../nbs/01_data/00_ct_io.ipynb #af855138
+def write_nifti(path, # output `.nii` or `.nii.gz` file
+                hu:np.ndarray, # 3-D array (any dtype nibabel stores)
+                affine:np.ndarray=None, # 4x4 voxel -> RAS mm (default: diagonal from `spacing`)
+                spacing:tuple=(1., 1., 1.), # mm along the array axes, when `affine` is None
+               ) -> Path:
+    "Save `hu` as a NIfTI file with qform and sform set to `affine`; returns the path."
+    aff = np.diag([*map(float, spacing), 1.0]) if affine is None else np.asarray(affine, float)
+    img = nib.Nifti1Image(np.ascontiguousarray(hu), aff)
+    img.set_qform(aff, code=1); img.set_sform(aff, code=1)
+    img.header.set_xyzt_units('mm')
+    nib.save(img, str(path))
+    return Path(path)
+
 def write_dicom_series(folder, # output folder (created)
                        hu:np.ndarray, # (X, Y, Z) HU in canonical RAS order
-                       spacing:tuple=(1., 1., 1.), # mm along X, Y, Z
-                       series_uid:str|None=None, # SeriesInstanceUID (made up when None)
+                       spacing:tuple=(1., 1., 1.), # mm along X, Y, Z, when `affine` is None
+                       series_uid:str|None=None, # SeriesInstanceUID (default: made up, or derived from `uid_seed`)
                        description:str='mu2llm synthetic', # SeriesDescription
-                       seed:int=0, # seed of the shuffled file order
+                       seed:int|None=0, # seed of the shuffled file order (None: slices in order)
+                       affine:np.ndarray=None, # 4x4 canonical RAS affine with a positive diagonal (default: from `spacing`)
+                       patient_id:str=None, # PatientID and PatientName
+                       uid_seed:str=None, # derive every UID from this string (reproducible files)
                       ) -> Path:
-    "Write `hu` as a DICOM CT series (one file per axial slice); returns the folder."
+    "Write `hu` as an uncompressed DICOM CT series (one file per axial slice); returns the folder."
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, CTImageStorage, generate_uid
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     X, Y, Z = hu.shape
-    series_uid = series_uid or generate_uid(); study = generate_uid()
+    if affine is None:   # the first pixel of every slice (x = X-1, y = Y-1 in RAS) sits at LPS (0, 0, z)
+        affine = np.diag([*map(float, spacing), 1.0]); affine[:2, 3] = [-(X - 1) * spacing[0], -(Y - 1) * spacing[1]]
+    affine = np.asarray(affine, float)
+    if np.abs(affine[:3, :3] - np.diag(np.diag(affine[:3, :3]))).max() > 1e-6 or (np.diag(affine)[:3] <= 0).any():
+        raise ConfigError(f'write_dicom_series needs a canonical RAS affine (positive diagonal), got {affine[:3, :3].tolist()}')
+    sx, sy, sz = np.diag(affine)[:3]
+    uid = (lambda *k: generate_uid()) if uid_seed is None else (lambda *k: generate_uid(entropy_srcs=['mu2llm', str(uid_seed), *map(str, k)]))
+    series_uid, study, frame = series_uid or uid('series'), uid('study'), uid('frame')
+    order = range(Z) if seed is None else np.random.default_rng(seed).permutation(Z)
     # RAS (x -> Right) to LPS (column index -> Left, row index -> Posterior): column i = X-1-x, row j = Y-1-y
-    for n, k in enumerate(np.random.default_rng(seed).permutation(Z)):
+    for n, k in enumerate(order):
         fm = FileMetaDataset()
-        fm.MediaStorageSOPClassUID, fm.MediaStorageSOPInstanceUID = CTImageStorage, generate_uid()
-        fm.TransferSyntaxUID = ExplicitVRLittleEndian
+        fm.MediaStorageSOPClassUID, fm.MediaStorageSOPInstanceUID, fm.TransferSyntaxUID = CTImageStorage, uid(k), ExplicitVRLittleEndian
         ds = Dataset(); ds.file_meta = fm
-        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, fm.MediaStorageSOPInstanceUID
-        ds.Modality, ds.SeriesInstanceUID, ds.StudyInstanceUID = 'CT', series_uid, study
-        ds.SeriesDescription, ds.InstanceNumber = description, int(n + 1)
+        ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = CTImageStorage, fm.MediaStorageSOPInstanceUID, 'CT'
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series_uid, frame
+        if patient_id is not None: ds.PatientID = ds.PatientName = patient_id
+        ds.SeriesDescription, ds.SeriesNumber, ds.InstanceNumber = description, 1, int(n + 1)
+        x0, y0, z0 = (affine @ [X - 1, Y - 1, int(k), 1])[:3]                 # the slice's first pixel, RAS mm
+        ds.ImagePositionPatient = [float(-x0), float(-y0), float(z0)]          # RAS -> LPS
         ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.ImagePositionPatient = [0.0, 0.0, float(k*spacing[2])]
-        ds.PixelSpacing = [float(spacing[1]), float(spacing[0])]  # row step (y), column step (x)
-        ds.SliceThickness = float(spacing[2])
+        ds.PixelSpacing = [float(sy), float(sx)]                              # between rows (y), between columns (x)
+        ds.SliceThickness = float(sz)
         ds.Rows, ds.Columns = Y, X
         ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, 'MONOCHROME2'
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-        ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
+        ds.RescaleSlope, ds.RescaleIntercept, ds.RescaleType = 1, -1024, 'HU'
         plane = (np.asarray(hu[::-1, ::-1, k], np.int32).T + 1024).clip(0, 65535).astype(np.uint16)  # (rows=j, cols=i)
         ds.PixelData = plane.tobytes()
         ds.save_as(folder/f'slice_{n:04d}.dcm', enforce_file_format=True)

@@ -12,14 +12,14 @@ from typing import Iterable
 
 import numpy as np
 
-from ..core.errors import ManifestError
+from ..core.errors import ManifestError, FileError
 from ..core.files import write_text_atomic
 from ..core.base import get_logger
 
 # %% auto #0
-__all__ = ['SPLITS', 'TASKS', 'AMOS_REGIONS', 'ManifestRow', 'read_manifest', 'write_manifest', 'patient_split',
+__all__ = ['SPLITS', 'TASKS', 'AMOS_REGIONS', 'NIFTI_SUFFIXES', 'ManifestRow', 'read_manifest', 'write_manifest', 'patient_split',
            'ctrate_patient_id', 'ctrate_rows', 'amosmm_rows', 'atlas3_rows', 'm3dcap_rows', 'LeakageReport',
-           'check_leakage']
+           'check_leakage', 'is_dicom_dir', 'scan_id', 'scan_item', 'find_scans']
 
 # %% ../../nbs/01_data/06_manifest.ipynb #ba69b76c
 SPLITS = ('train', 'val', 'test')
@@ -372,3 +372,50 @@ def check_leakage(rows:Iterable[ManifestRow], # rows of all splits
             out.reports.append(dict(id_a=docs[i][0], id_b=docs[j][0], split_a=docs[i][1], split_b=docs[j][1],
                                     jaccard=round(float(jac), 4), exact=False))
     return out
+
+# %% ../../nbs/01_data/06_manifest.ipynb #e7082fee
+NIFTI_SUFFIXES = ('.nii', '.nii.gz')
+
+def _is_dicom_file(p:Path) -> bool:
+    if p.name.lower().endswith('.dcm'): return True
+    try:
+        with open(p, 'rb') as f: return f.read(132)[128:132] == b'DICM'
+    except OSError: return False
+
+def is_dicom_dir(d:Path, max_check:int=8) -> bool:
+    "Whether folder `d` directly holds DICOM files (checks the first `max_check` files)."
+    files = sorted(p for p in Path(d).iterdir() if p.is_file() and not p.name.startswith('.'))[:max_check]
+    return any(_is_dicom_file(p) for p in files)
+
+def scan_id(p:Path) -> str:
+    "Case id of a scan path: the file name without `.nii(.gz)`/`.dcm`, or the folder name."
+    n = Path(p).name
+    for s in NIFTI_SUFFIXES[::-1] + ('.dcm',):
+        if n.lower().endswith(s): return n[:-len(s)]
+    return n
+
+def scan_item(p:Path, **kw) -> dict:
+    return dict(id=scan_id(p), volume=str(p), source=str(p), question=None, reference=None, **kw)
+
+def find_scans(src, # NIfTI file, DICOM file or folder, folder of scans, or manifest (.jsonl)
+               split:str=None # manifest input: keep only rows of this split
+              ) -> list[dict]:
+    "The cases to generate for: `{id, volume, source, question, reference}` per scan."
+    p = Path(src)
+    if not p.exists(): raise FileError(p, 'not found: give a NIfTI file, a DICOM folder, a folder of scans or a manifest (.jsonl)')
+    if p.is_file() and p.name.endswith('.jsonl'):
+        rows = [r for r in read_manifest(p) if split is None or r.split == split]
+        if not rows: raise FileError(p, f'no manifest rows' + (f' with split {split!r}' if split else ''))
+        vqa = lambda r: r.task == 'vqa'
+        return [dict(id=r.id, volume=str(r.volume_path()), source=str(r.volume_path()), question=r.question if vqa(r) else None,
+                     reference=r.answer if vqa(r) else r.report) for r in rows]
+    if p.is_file(): return [scan_item(p)]
+    if is_dicom_dir(p): return [scan_item(p)]
+    kids = sorted(p.iterdir())
+    items = [scan_item(k) for k in kids if (k.is_file() and k.name.lower().endswith(NIFTI_SUFFIXES))
+             or (k.is_dir() and is_dicom_dir(k))]
+    if not items: raise FileError(p, 'no scans found: expected .nii/.nii.gz files or DICOM series folders inside')
+    ids = [it['id'] for it in items]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup: raise FileError(p, f'several scans share the case id(s) {dup} (e.g. a.nii and a.nii.gz); rename one')
+    return items

@@ -127,7 +127,7 @@ def _preset(cls, name:str, # 'paper', 'demo' or 'tiny'
     p = PRESETS[name]
     if llm is not None: text = AutoConfig.from_pretrained(llm)
     else:
-        from mu2llm.test_utils import tiny_llama_config
+        from mu2llm.model.llm import tiny_llama_config
         text = tiny_llama_config(tokenizer, size=p['llm'])
     if tokenizer is not None:
         img = tokenizer.convert_tokens_to_ids('<image>')

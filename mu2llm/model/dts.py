@@ -8,25 +8,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..core.errors import Mu2LLMError, ConfigError
+from ..core.errors import Mu2LLMError, ConfigError, ShapeError, check_shape
 
 # %% auto #0
-__all__ = ['DTS_MODES', 'ShapeError', 'check_shape', 'TokenSelector', 'selection_sources']
-
-# %% ../../nbs/02_model/04_dts.ipynb #5cc4f7c9
-class ShapeError(Mu2LLMError, ValueError):
-    "A tensor handed to a mu2llm module has the wrong shape, dtype or size."
-
-def check_shape(x:torch.Tensor, # the tensor to check
-                shape:tuple, # expected shape; None entries match any size
-                name:str, # what the tensor is, for the message (e.g. 'TokenSelector input x')
-                dims:str=None # letters of the axes, e.g. '(B, N, E)'
-               ):
-    "Raise `ShapeError` unless `x` has `len(shape)` axes matching `shape` (None = any size)."
-    ok = x.dim() == len(shape) and all(s is None or s == d for s, d in zip(shape, x.shape))
-    if not ok:
-        want = '(' + ', '.join('*' if s is None else str(s) for s in shape) + ')'
-        raise ShapeError(f'{name}: expected shape {dims + " = " if dims else ""}{want}, got {tuple(x.shape)}')
+__all__ = ['DTS_MODES', 'TokenSelector', 'selection_sources']
 
 # %% ../../nbs/02_model/04_dts.ipynb #4a9b47ee
 DTS_MODES = ('soft', 'gumbel_topk', 'hard_topk')

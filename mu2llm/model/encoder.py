@@ -10,11 +10,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 from monai.networks.nets import ViT
-from ..core.errors import FileError, ConfigError
+from ..core.errors import FileError, ConfigError, WeightsError
 from ..core.base import get_logger
 
 # %% auto #0
-__all__ = ['CTViTEncoder', 'WeightsError', 'read_state_dict', 'adapt_state_dict', 'load_m3d_vit_weights']
+__all__ = ['CTViTEncoder', 'read_state_dict', 'adapt_state_dict', 'load_m3d_vit_weights']
 
 # %% ../../nbs/02_model/00_encoder.ipynb #bcaf64e6
 class CTViTEncoder(ViT):
@@ -78,9 +78,6 @@ class CTViTEncoder(ViT):
         return x
 
 # %% ../../nbs/02_model/00_encoder.ipynb #192e2fd3
-class WeightsError(FileError):
-    "A weights file does not fit the model it is loaded into."
-
 _POS = 'patch_embedding.position_embeddings'
 
 def read_state_dict(path # a `.bin`/`.pt`/`.pth` torch file or a `.safetensors` file

@@ -13,58 +13,10 @@ from fastcore.script import call_parse
 from ..core.errors import Mu2LLMError, FileError, ConfigError
 from ..core.base import set_seed, progress
 from ..core.files import append_jsonl, write_text_atomic
+from ..data.manifest import find_scans, scan_item
 
 # %% auto #0
-__all__ = ['NIFTI_SUFFIXES', 'END_OF_TURN', 'is_dicom_dir', 'scan_id', 'find_scans', 'stop_token_ids', 'gen_settings',
-           'generate_reports', 'load_checkpoint', 'generate_cli']
-
-# %% ../../nbs/02_model/13_generation.ipynb #93ec6d3e
-NIFTI_SUFFIXES = ('.nii', '.nii.gz')
-
-def _is_dicom_file(p:Path) -> bool:
-    if p.name.lower().endswith('.dcm'): return True
-    try:
-        with open(p, 'rb') as f: return f.read(132)[128:132] == b'DICM'
-    except OSError: return False
-
-def is_dicom_dir(d:Path, max_check:int=8) -> bool:
-    "Whether folder `d` directly holds DICOM files (checks the first `max_check` files)."
-    files = sorted(p for p in Path(d).iterdir() if p.is_file() and not p.name.startswith('.'))[:max_check]
-    return any(_is_dicom_file(p) for p in files)
-
-def scan_id(p:Path) -> str:
-    "Case id of a scan path: the file name without `.nii(.gz)`/`.dcm`, or the folder name."
-    n = Path(p).name
-    for s in NIFTI_SUFFIXES[::-1] + ('.dcm',):
-        if n.lower().endswith(s): return n[:-len(s)]
-    return n
-
-def _item(p:Path, **kw) -> dict:
-    return dict(id=scan_id(p), volume=str(p), source=str(p), question=None, reference=None, **kw)
-
-def find_scans(src, # NIfTI file, DICOM file or folder, folder of scans, or manifest (.jsonl)
-               split:str=None # manifest input: keep only rows of this split
-              ) -> list[dict]:
-    "The cases to generate for: `{id, volume, source, question, reference}` per scan."
-    p = Path(src)
-    if not p.exists(): raise FileError(p, 'not found: give a NIfTI file, a DICOM folder, a folder of scans or a manifest (.jsonl)')
-    if p.is_file() and p.name.endswith('.jsonl'):
-        from mu2llm.data.manifest import read_manifest
-        rows = [r for r in read_manifest(p) if split is None or r.split == split]
-        if not rows: raise FileError(p, f'no manifest rows' + (f' with split {split!r}' if split else ''))
-        vqa = lambda r: r.task == 'vqa'
-        return [dict(id=r.id, volume=str(r.volume_path()), source=str(r.volume_path()), question=r.question if vqa(r) else None,
-                     reference=r.answer if vqa(r) else r.report) for r in rows]
-    if p.is_file(): return [_item(p)]
-    if is_dicom_dir(p): return [_item(p)]
-    kids = sorted(p.iterdir())
-    items = [_item(k) for k in kids if (k.is_file() and k.name.lower().endswith(NIFTI_SUFFIXES))
-             or (k.is_dir() and is_dicom_dir(k))]
-    if not items: raise FileError(p, 'no scans found: expected .nii/.nii.gz files or DICOM series folders inside')
-    ids = [it['id'] for it in items]
-    dup = sorted({i for i in ids if ids.count(i) > 1})
-    if dup: raise FileError(p, f'several scans share the case id(s) {dup} (e.g. a.nii and a.nii.gz); rename one')
-    return items
+__all__ = ['END_OF_TURN', 'stop_token_ids', 'gen_settings', 'generate_reports', 'load_checkpoint', 'generate_cli']
 
 # %% ../../nbs/02_model/13_generation.ipynb #b44b221f
 END_OF_TURN = ('<|eot|>', '<|eot_id|>', '<|im_end|>', '<end_of_turn>', '<|end|>')
@@ -115,7 +67,7 @@ def generate_reports(model, # a `Mu2LLMForConditionalGeneration` (eval mode is s
                     ) -> list[dict]:
     "Generate a report (or answer) per item; failures are recorded, not raised."
     settings = gen_settings(max_new_tokens, sample, temperature, top_p, seed, num_return_sequences, batch_size, blank_volume)
-    items = [_item(Path(it)) if isinstance(it, (str, Path)) else dict(it) for it in items]
+    items = [scan_item(Path(it)) if isinstance(it, (str, Path)) else dict(it) for it in items]
     tok = processor.tokenizer
     model.eval()
     dev = next(model.parameters()).device

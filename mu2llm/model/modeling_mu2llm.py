@@ -12,20 +12,17 @@ from torch import nn
 from transformers import AutoModel, GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
-from ..core.errors import Mu2LLMError
+from ..core.errors import Mu2LLMError, PlaceholderMismatchError
 from .configuration_mu2llm import Mu2LLMConfig, check_config, register_config
 from .encoder import CTViTEncoder
 from .projector import SpatialPoolProjector
 from .mu2_tokenizer import Mu2Tokenizer
 
 # %% auto #0
-__all__ = ['PlaceholderMismatchError', 'compact_rows', 'Mu2LLMPreTrainedModel', 'Mu2LLMModel', 'Mu2LLMForConditionalGeneration',
-           'param_table', 'params_without_grad', 'register_auto_classes']
+__all__ = ['compact_rows', 'Mu2LLMPreTrainedModel', 'Mu2LLMModel', 'Mu2LLMForConditionalGeneration', 'param_table',
+           'params_without_grad', 'register_auto_classes']
 
 # %% ../../nbs/02_model/10_modeling_mu2llm.ipynb #79b56f19
-class PlaceholderMismatchError(Mu2LLMError, ValueError):
-    "The prompt's `<image>` placeholders do not match the visual tokens."
-
 def compact_rows(x:torch.Tensor, # (B, L, E) embeddings
                  mask:torch.Tensor # (B, L) bool, the positions to keep
                 ) -> tuple[torch.Tensor, torch.Tensor]:

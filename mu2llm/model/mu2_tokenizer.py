@@ -9,7 +9,8 @@ import torch
 import torch.nn as nn
 
 from ..core.errors import ConfigError
-from .dts import TokenSelector, ShapeError, check_shape, DTS_MODES
+from .dts import TokenSelector, DTS_MODES
+from ..core.errors import ShapeError, check_shape
 from .multiscale import MultiScalePool
 from .svr import SpatioTemporalRefiner
 from .tta import TextGuidedAggregator

@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..core.errors import ConfigError
-from .dts import ShapeError, check_shape
+from ..core.errors import ShapeError, check_shape
 
 # %% auto #0
 __all__ = ['spatial_kernel', 'MultiScalePool']

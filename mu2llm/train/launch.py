@@ -81,7 +81,7 @@ def build_processor(recipe:SFTRecipe, # the recipe (preset, llm, tokenizer, init
     if recipe.init: return Mu2LLMProcessor.from_pretrained(recipe.init)
     src = recipe.tokenizer or recipe.llm
     if src is None:
-        from mu2llm.test_utils import offline_tokenizer
+        from mu2llm.model.llm import offline_tokenizer
         src = offline_tokenizer(sorted(set(t for t in texts or [] if t)))
     n = num_image_tokens or PRESETS[recipe.preset]['tokenizer']['n_queries']
     return Mu2LLMProcessor.from_tokenizer(src, prep_config or recipe.preset, num_image_tokens=n)
