@@ -25,14 +25,14 @@ def child(gc: bool, frozen: bool, steps: int, batch: int):
     from mu2llm.core.base import set_seed
     from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration
     from mu2llm.model.processing_mu2llm import Mu2LLMProcessor
-    from mu2llm.train.sft import SFTRecipe, apply_stage, sft_trainer, trainable_table
+    from mu2llm.train.sft import SFTRecipe, set_trainable, sft_trainer, trainable_table
     from mu2llm.model.llm import offline_tokenizer
 
     tok = offline_tokenizer()
     proc = Mu2LLMProcessor.from_tokenizer(tok, 'demo', num_image_tokens=32)
     set_seed(0)
     model = Mu2LLMForConditionalGeneration(Mu2LLMConfig.preset('demo', tokenizer=tok))
-    model = apply_stage(model, 'full', freeze_encoder=frozen, verbose=False)
+    model = set_trainable(model, 'full', freeze_encoder=frozen, verbose=False)
     shape = tuple(proc.prep.output_shape)
     report = ('There is a 12 mm nodule in the right upper lobe. Small left pleural effusion. Cardiomegaly. '
               'The liver is of low attenuation. No lymphadenopathy.')

@@ -31,14 +31,14 @@ def child(mode: str, steps: int, warmup: int, batch: int, train_encoder: bool):
     from mu2llm.train.dpo import DPORecipe, PairDataset, dpo_trainer
     from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration
     from mu2llm.model.processing_mu2llm import Mu2LLMProcessor
-    from mu2llm.train.sft import apply_stage
+    from mu2llm.train.sft import set_trainable
     from mu2llm.model.llm import offline_tokenizer
 
     tok = offline_tokenizer()
     cfg = Mu2LLMConfig.preset('demo', tokenizer=tok)
     proc = Mu2LLMProcessor.from_tokenizer(tok, 'demo', num_image_tokens=cfg.tokenizer_config.n_queries)
     set_seed(0)
-    model = apply_stage(Mu2LLMForConditionalGeneration(cfg), 'full', freeze_encoder=not train_encoder, verbose=False)
+    model = set_trainable(Mu2LLMForConditionalGeneration(cfg), 'full', freeze_encoder=not train_encoder, verbose=False)
     shape = tuple(proc.prep.output_shape)
     good = 'There is a 12 mm nodule in the right upper lobe. Small left pleural effusion. Cardiomegaly. No lymphadenopathy.'
     bad = 'The lungs are clear. No pleural effusion. The heart is normal in size. No nodule. No lymphadenopathy.'

@@ -1,5 +1,4 @@
-"Run a mu2llm console entry point as a script (used when the console scripts are not installed): NAME ARGS..."
-import importlib, sys
-name = sys.argv.pop(1)
-sys.argv[0] = f'mu2llm_{name}'
-sys.exit(getattr(importlib.import_module(f'mu2llm.{name}'), f'{name}_cli')())
+"Run a mu2llm console command as a script (used when the console scripts are not installed): NAME ARGS..."
+from mu2llm.cli.commands import main
+
+if __name__ == '__main__': main()

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from mu2llm.augment.runner import AugmentStore, augment, augmented_rows, augment_cli, mix_rows, report_hash
+from mu2llm.augment.runner import AugmentStore, augment, augmented_rows, mix_rows, report_hash
+from mu2llm.cli.commands import augment as augment_cli
 from mu2llm.augment.backends import HFBackend, LoopbackChatServer, OpenAIChatBackend, Reply, user_text
 from mu2llm.data.manifest import ManifestRow, read_manifest, write_manifest
 
@@ -132,8 +133,8 @@ def test_kill_and_resume(tmp_path):
     good = lambda b, n: rewrites(faithful(report_of(b)))
     with LoopbackChatServer(good, latency=0.25) as srv:
         env = dict(os.environ, MU2LLM_NO_PROGRESS='1')
-        cmd = [sys.executable, '-m', 'mu2llm.augment.runner', '--manifest', str(tmp_path/'m.jsonl'), '--out', str(tmp_path/'o.jsonl'),
-               '--model', 'scripted', '--base_url', srv.url, '--concurrency', '4', '--n', '1']
+        cmd = [sys.executable, '-m', 'mu2llm.cli', 'augment', '--manifest', str(tmp_path/'m.jsonl'), '--out', str(tmp_path/'o.jsonl'),
+               '--model', 'scripted', '--base_url', srv.url, '--concurrency', '4', '--n_per_report', '1']
         p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         store = tmp_path/'o.jsonl.store.jsonl'
         deadline = time.time() + 60

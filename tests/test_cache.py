@@ -55,7 +55,7 @@ def test_bad_inputs_are_recorded_and_the_rest_succeeds(tmp_path):
     rows += [ManifestRow(n, f'{n}.nii.gz', 'demo', 'test', n) for n in ('empty', 'trunc', 'notgz', 'missing')]
     write_manifest(tmp_path/'m.jsonl', rows)
     with open(tmp_path/'m.jsonl', 'a') as f: f.write('{"id": "broken", "volume": 3}\n')
-    r = _prep(tmp_path/'m.jsonl', '--out', tmp_path/'c', '--config', 'tiny', '--workers', '2')
+    r = _prep(tmp_path/'m.jsonl', '--out', tmp_path/'c', '--preset', 'tiny', '--workers', '2')
     assert r.returncode == 0, r.stderr
     assert '2 new' in r.stdout and '4 failed' in r.stdout, r.stdout
     fails = {f['id']: f for f in read_jsonl(tmp_path/'c/failures.jsonl')}
@@ -70,7 +70,7 @@ def test_bad_inputs_are_recorded_and_the_rest_succeeds(tmp_path):
 
 def test_everything_failing_exits_nonzero(tmp_path):
     write_manifest(tmp_path/'m.jsonl', [ManifestRow('x', 'missing.nii.gz', 'demo', 'test', 'p')])
-    r = _prep(tmp_path/'m.jsonl', '--out', tmp_path/'c', '--config', 'tiny')
+    r = _prep(tmp_path/'m.jsonl', '--out', tmp_path/'c', '--preset', 'tiny')
     assert r.returncode == 1 and '1 failed' in r.stdout
     assert _prep(tmp_path/'nope.jsonl', '--out', tmp_path/'c').returncode == 2
 
@@ -98,8 +98,8 @@ def test_second_run_does_no_work(tmp_path, monkeypatch):
 
 def test_second_cli_run_reports_all_cached(tmp_path):
     write_manifest(tmp_path/'m.jsonl', _volumes(tmp_path, 3))
-    assert '3 new' in _prep(tmp_path/'m.jsonl', '--out', tmp_path/'c', '--config', 'tiny', '--workers', '2').stdout
-    r = _prep(tmp_path/'m.jsonl', '--out', tmp_path/'c', '--config', 'tiny', '--workers', '2')
+    assert '3 new' in _prep(tmp_path/'m.jsonl', '--out', tmp_path/'c', '--preset', 'tiny', '--workers', '2').stdout
+    r = _prep(tmp_path/'m.jsonl', '--out', tmp_path/'c', '--preset', 'tiny', '--workers', '2')
     assert '3 cached, 0 new' in r.stdout, r.stdout
     assert PreprocessConfig.load(tmp_path/'c/config.json') == PreprocessConfig.preset('tiny')
 
@@ -108,7 +108,7 @@ def test_sigkill_mid_run_then_resume(tmp_path):
     n = 10
     write_manifest(tmp_path/'m.jsonl', _volumes(tmp_path, n, shape=(96, 96, 48)))
     cmd = [shutil.which('mu2llm_prep'), str(tmp_path/'m.jsonl'),
-           '--out', str(tmp_path/'c'), '--config', 'demo', '--workers', '2']
+           '--out', str(tmp_path/'c'), '--preset', 'demo', '--workers', '2']
     p = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     edir, t0 = tmp_path/'c/entries', time.time()
     while time.time() - t0 < 120 and len(list(edir.glob('*.json'))) < 2 and p.poll() is None: time.sleep(0.02)
@@ -116,7 +116,7 @@ def test_sigkill_mid_run_then_resume(tmp_path):
     os.killpg(p.pid, signal.SIGKILL); p.wait()  # the CLI and its workers
     n_before = len(list(edir.glob('*.json')))
     assert n_before < n, 'run finished before it could be killed; make the volumes bigger'
-    r = _prep(tmp_path/'m.jsonl', '--out', tmp_path/'c', '--config', 'demo', '--workers', '2')
+    r = _prep(tmp_path/'m.jsonl', '--out', tmp_path/'c', '--preset', 'demo', '--workers', '2')
     assert r.returncode == 0 and f'{n} volume(s)' in r.stdout and '0 failed' in r.stdout, r.stdout + r.stderr
     # temp files of killed writers may stay behind (.*.tmp); they are never read, as the loads below show
     cfg, vc = PreprocessConfig.preset('demo'), VolumeCache(tmp_path/'c')

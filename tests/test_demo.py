@@ -39,53 +39,71 @@ def toy_phantoms(folder, n, seed):
     return folder/'manifest.jsonl'
 
 
+def toy_stage(ctx):
+    "The `phantoms` stage with the toy generator: training and held-out sets from two seeds, one manifest."
+    from mu2llm.data.phantoms import combine_splits
+    c = ctx.cfg
+    parts = {'train': toy_phantoms(ctx.out/'train', c['n_train'], c['seed']),
+             'test': toy_phantoms(ctx.out/'test', c['n_test'], c['seed'] + 100_000)}
+    return dict(outputs=dict(manifest=combine_splits(ctx.out/'manifest.jsonl', parts)))
+
+
+OVERRIDES = ['phantoms.n_train=6', 'phantoms.n_test=3', 'warmup.max_steps=3', 'sft.max_steps=4', 'sft.freeze_encoder=true',
+             'prefs.num_return_sequences=4', 'dpo.max_steps=2', 'dpo.ref_mode=precomputed', 'dpo.rpo_alpha=1.0',
+             'dpo.freeze_encoder=true', 'generate.max_new_tokens=12', 'eval.n_boot=200']
+
+
 def test_demo_pipeline_tiny(tmp_path, capsys):
-    from mu2llm.cli.demo import run_demo, finding_scores
+    from mu2llm.cli.demo import run_demo
+    from mu2llm.eval.heldout import finding_scores
     from mu2llm.score.labeller import extract_findings
     out = tmp_path/'demo'
-    res = run_demo(out, n_train=6, n_test=3, steps=4, seed=1, workers=0, preset='tiny', batch_size=2,
-                   max_new_tokens=12, make_data=toy_phantoms, dpo_steps=2, n_candidates=4, n_boot=200, encoder_steps=3,
-                   rpo_alpha=1.0)
+    res = run_demo(out, 'tiny', OVERRIDES, seed=1, workers=0, fns={'phantoms': toy_stage})
     printed = capsys.readouterr().out
-    for f in ('data/manifest.jsonl', 'cache/manifest.jsonl', 'encoder/config.json', 'model/config.json', 'model/processor_config.json',
-              'prefs/pairs.jsonl', 'prefs/summary.json', 'dpo/config.json', 'dpo/train_summary.json',
-              'preds_blank.jsonl', 'preds_sft.jsonl', 'preds_dpo.jsonl', 'eval/sft/summary.json', 'eval/dpo/cases.jsonl',
-              'results.json', 'results.md'):
+    for f in ('phantoms/manifest.jsonl', 'prep/manifest.jsonl', 'warmup/config.json', 'sft/config.json', 'sft/processor_config.json',
+              'prefs/pairs.jsonl', 'prefs/prefs_summary.json', 'dpo/config.json', 'dpo/train_summary.json',
+              'generate/preds_blank.jsonl', 'generate/preds_sft.jsonl', 'generate/preds_dpo.jsonl', 'eval/sft/summary.json',
+              'eval/dpo/cases.jsonl', 'eval/results.json', 'eval/results.md'):
         assert (out/f).exists(), f
+    for stage in ('phantoms', 'prep', 'warmup', 'sft', 'prefs', 'dpo', 'generate', 'eval'):
+        s = json.loads((out/stage/'summary.json').read_text())             # every stage wrote the contract's summary
+        assert s['status'] == 'done' and s['fingerprint'] and s['versions']['torch'] and not (out/stage/'attempt.json').exists()
     for row in ('| blank-volume control |', '| SFT |', '| SFT+DPO |', '| SFT+DPO, blank volume |', 'finding F1 gain', 'GREEN (rule) gain of DPO over SFT'):
         assert row in printed, row
     assert all(f'[{k}/8]' in printed for k in range(1, 9))
     # SFT started from the warmed encoder and kept it frozen
     from safetensors.torch import load_file
-    enc, sft, dpo_w = (load_file(next((out/d).glob('*.safetensors'))) for d in ('encoder', 'model', 'dpo'))
+    enc, sft, dpo_w = (load_file(next((out/d).glob('*.safetensors'))) for d in ('warmup', 'sft', 'dpo'))
     vit = [k for k in enc if 'vision_tower' in k]
     assert vit and all(torch.equal(enc[k], sft[k]) and torch.equal(enc[k], dpo_w[k]) for k in vit)
     assert not all(torch.equal(enc[k], sft[k]) for k in enc if 'language_model' in k)
-    assert json.loads((out/'model'/'recipe.json').read_text())['init'] == str(out/'encoder')
+    assert Path(json.loads((out/'sft'/'recipe.json').read_text())['init']).resolve() == (out/'warmup').resolve()
     # the truth came from the truth files, and the test cases are disjoint from the training cases
     assert res['truth_source'] == ['truth_file']
-    rows = read_jsonl(out/'data'/'manifest.jsonl')
+    rows = read_jsonl(out/'phantoms'/'manifest.jsonl')
     assert sorted(r['split'] for r in rows) == ['test'] * 3 + ['train'] * 6
-    preds, blank, dpo = (read_jsonl(out/f'preds_{k}.jsonl') for k in ('sft', 'blank', 'dpo'))
+    preds, blank, dpo = (read_jsonl(out/'generate'/f'preds_{k}.jsonl') for k in ('sft', 'blank', 'dpo'))
     assert [p['id'] for p in preds] == [p['id'] for p in blank] == [p['id'] for p in dpo] == [r['id'] for r in rows if r['split'] == 'test']
     assert all(p['status'] == 'ok' for p in preds + blank + dpo) and blank[0]['settings']['blank_volume']
-    assert dpo[0]['checkpoint'].endswith('dpo') and preds[0]['checkpoint'].endswith('model')
+    assert dpo[0]['checkpoint'].endswith('dpo') and preds[0]['checkpoint'].endswith('sft')
     assert res['dpo_gain'] == pytest.approx(res['dpo']['findings']['overall']['f1'] - res['dpo_blank']['findings']['overall']['f1'])
     # DPO trained on the pairs the preference stage kept, all from training cases
     pairs = read_jsonl(out/'prefs'/'pairs.jsonl')
-    assert len(pairs) == res['prefs']['pairs'] > 0
+    prefs_fig = json.loads((out/'prefs'/'prefs_summary.json').read_text())
+    assert len(pairs) == prefs_fig['pairs'] > 0
     assert {p['id'] for p in pairs} <= {r['id'] for r in rows if r['split'] == 'train'}
-    # the demo's pairing (above- vs below-mean drafts, at most 2 per case) and RPO's NLL term reached the trainer
-    assert json.loads((out/'prefs'/'summary.json').read_text())['settings']['pairing'] == 'mean_split'
+    # the recipe's pairing (above- vs below-mean drafts, at most 2 per case) and RPO's NLL term reached the trainer
+    assert prefs_fig['settings']['pairing'] == 'mean_split'
     assert all(p['chosen_score'] > p['rejected_score'] for p in pairs)
     assert max(Counter(p['id'] for p in pairs).values()) <= 2
-    # all 6 training cases were sampled, as one group of one generate call (sample_batch=8)
+    # all 6 training cases were sampled, as one group of one generate call (prefs.batch_size=8)
     cands = read_jsonl(out/'prefs'/'candidates.jsonl')
     train_ids = [r['id'] for r in rows if r['split'] == 'train']
     assert sorted(c['id'] for c in cands) == sorted(train_ids)
     assert {tuple(c['group']) for c in cands} == {tuple(train_ids)}
     assert json.loads((out/'dpo'/'recipe.json').read_text())['rpo_alpha'] == 1.0
-    assert res['dpo_train']['nll_loss'] and all(x > 0 for x in res['dpo_train']['nll_loss'])
+    dsum = json.loads((out/'dpo'/'train_summary.json').read_text())
+    assert dsum['nll_loss'] and all(x > 0 for x in dsum['nll_loss'])
     # the GREEN columns are the evaluation's, and the gain is the paired per-case difference
     ev = {k: {c['id']: c.get('green') for c in read_jsonl(out/'eval'/k/'cases.jsonl')} for k in ('sft', 'dpo')}
     d = [ev['dpo'][i] - ev['sft'][i] for i in ev['sft'] if ev['sft'][i] is not None and ev['dpo'][i] is not None]
@@ -96,10 +114,30 @@ def test_demo_pipeline_tiny(tmp_path, capsys):
     truths = [{'lung_nodule': {'present': i % 3 != 2, 'side': ['left', 'right', None][i % 3],
                                'size_mm': None}} for i in range(3)]
     again = finding_scores([extract_findings(p['report']) for p in preds], truths)
-    stored = json.loads((out/'results.json').read_text())
+    stored = json.loads((out/'eval'/'results.json').read_text())
     assert stored['sft']['findings']['overall']['presence_acc'] == pytest.approx(again['overall']['presence_acc'])
     assert stored['f1_gain'] == pytest.approx(stored['sft']['findings']['overall']['f1'] - stored['blank']['findings']['overall']['f1'])
     # the saved model is a checkpoint mu2llm_generate loads
     from mu2llm.model.generation import load_checkpoint
-    m, p = load_checkpoint(out/'model', device='cpu')
+    m, p = load_checkpoint(out/'sft', device='cpu')
     assert p.num_image_tokens == m.config.num_image_tokens
+
+    # run again: every stage is done with the same settings, nothing runs; change DPO's beta: DPO and what follows rerun
+    done = {st: json.loads((out/st/'summary.json').read_text())['finished'] for st in ('phantoms', 'prep', 'warmup', 'sft', 'prefs', 'dpo', 'eval')}
+    again = run_demo(out, 'tiny', OVERRIDES, seed=1, workers=0, fns={'phantoms': toy_stage}, verbose=False)
+    assert again['sft'] == res['sft'] and {st: json.loads((out/st/'summary.json').read_text())['finished'] for st in done} == done
+    with pytest.raises(Exception, match='--force'):
+        run_demo(out, 'tiny', OVERRIDES + ['dpo.beta=0.5'], seed=1, workers=0, fns={'phantoms': toy_stage}, verbose=False)
+    run_demo(out, 'tiny', OVERRIDES + ['dpo.beta=0.5'], seed=1, workers=0, fns={'phantoms': toy_stage}, force=True, verbose=False)
+    now = {st: json.loads((out/st/'summary.json').read_text())['finished'] for st in done}
+    assert [st for st in done if now[st] != done[st]] == ['dpo', 'eval']
+    assert json.loads((out/'dpo'/'recipe.json').read_text())['beta'] == 0.5
+
+
+def test_demo_rejects_a_bad_setting_before_any_stage(tmp_path):
+    import subprocess, sys
+    r = subprocess.run([sys.executable, '-m', 'mu2llm.cli', 'demo', '--out', str(tmp_path/'d'), '--preset', 'foo'], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.strip() == "mu2llm_demo: error: --preset must be one of tiny, demo, paper, not 'foo'"
+    r = subprocess.run([sys.executable, '-m', 'mu2llm.cli', 'demo', '--out', str(tmp_path/'d'), 'sfft.max_steps=3'], capture_output=True, text=True)
+    assert r.returncode == 2 and "did you mean 'sft'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path/'d').exists()                                   # nothing was drawn or written

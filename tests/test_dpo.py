@@ -60,11 +60,11 @@ def toy():
 @pytest.mark.parametrize('mode,rpo_alpha', [('copy', None), ('lora', None), ('precomputed', None), ('precomputed', 0.5)])
 def test_trainer_loss_and_margins_equal_direct_computation(toy, mode, rpo_alpha, tmp_path):
     from mu2llm.train.dpo import DPORecipe, dpo_trainer
-    from mu2llm.train.sft import apply_stage
+    from mu2llm.train.sft import set_trainable
     proc, pairs, start = toy
     beta = 0.1
     rec = DPORecipe.preset_named('tiny', ref_mode=mode, max_steps=1, rpo_alpha=rpo_alpha)
-    policy = apply_stage(copy.deepcopy(start), rec.train_stage, rec.lora, verbose=False)
+    policy = set_trainable(copy.deepcopy(start), rec.train_mode, rec.lora, verbose=False)
     tr = dpo_trainer(policy, proc, pairs, rec, tmp_path, save_strategy='no')
     # move the policy away from the reference (the reference is fixed at construction in every mode)
     g = torch.Generator().manual_seed(1)
@@ -133,7 +133,7 @@ def sft_run(tmp_path_factory):
 
 def _dpo_cmd(sft_run, out, *extra):
     man, cache, sft, pairs = sft_run
-    return [sys.executable, '-m', 'mu2llm.train.launch', '--stage', 'dpo', '--recipe', 'tiny_dpo', '--manifest', str(man),
+    return [sys.executable, '-m', 'mu2llm.cli', 'train', '--stage', 'dpo', '--preset', 'tiny', '--manifest', str(man),
             '--cache', str(cache), '--out', str(out), '--pairs', str(pairs), f'init={sft}', *extra]
 
 
@@ -149,14 +149,14 @@ def dpo_run(sft_run, tmp_path_factory):
     r = subprocess.run(_dpo_cmd(sft_run, out, 'ref_mode=precomputed', 'max_steps=6', 'save_steps=3', 'learning_rate=2e-3'),
                        capture_output=True, text=True, env=_env(), timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert 'DPO (precomputed reference) 6 steps' in r.stdout
+    assert 'mu2llm_train: dpo: steps 6' in r.stdout, r.stdout
     return out
 
 
 def test_help_documents_dpo():
-    r = subprocess.run([sys.executable, '-m', 'mu2llm.train.launch', '--help'], capture_output=True, text=True, env=_env(), timeout=120)
+    r = subprocess.run([sys.executable, '-m', 'mu2llm.cli', 'train', '--help'], capture_output=True, text=True, env=_env(), timeout=120)
     assert r.returncode == 0, r.stderr
-    for opt in ('--pairs', '--stage', 'dpo', 'ref_mode', 'demo_dpo'): assert opt in r.stdout, opt
+    for opt in ('--pairs', '--stage', 'dpo', 'init=', '--run'): assert opt in r.stdout, opt
 
 
 def test_cli_dpo_end_to_end_loads_and_prefers_chosen(sft_run, dpo_run):
@@ -167,7 +167,7 @@ def test_cli_dpo_end_to_end_loads_and_prefers_chosen(sft_run, dpo_run):
     man, cache, sft, pairs = sft_run
     s = json.loads((dpo_run/'train_summary.json').read_text())
     assert s['stage'] == 'dpo' and s['ref_mode'] == 'precomputed' and s['global_step'] == 6 and s['n_pairs'] == 4
-    assert s['precompute_seconds'] > 0 and len(s['margins']) == 6
+    assert s['precompute_seconds'] > 0 and len(s['rewards_margins']) == 6
     assert (dpo_run/'ref_logps.json').exists() and (dpo_run/'checkpoint-3'/'processor_config.json').exists()
     proc = Mu2LLMProcessor.from_pretrained(dpo_run)
     ds = PairDataset(pairs, CTReportDataset(man, cache, split='train'))
@@ -182,14 +182,19 @@ def test_cli_dpo_end_to_end_loads_and_prefers_chosen(sft_run, dpo_run):
 
 
 def test_cli_dpo_resume_matches_uninterrupted(sft_run, dpo_run, tmp_path):
+    "A DPO run stopped after its step-3 checkpoint, started again with the same command, ends where an uninterrupted run does."
+    import shutil
     out = tmp_path/'resumed'
-    args = ['ref_mode=precomputed', 'save_steps=3', 'learning_rate=2e-3']
-    r = subprocess.run(_dpo_cmd(sft_run, out, *args, 'max_steps=3'), capture_output=True, text=True, env=_env(), timeout=300)
+    args = ['ref_mode=precomputed', 'max_steps=6', 'save_steps=3', 'learning_rate=2e-3']
+    r = subprocess.run(_dpo_cmd(sft_run, out, *args), capture_output=True, text=True, env=_env(), timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
-    (out/'model.safetensors').unlink()                       # as if the run had been stopped after its checkpoint
+    # the state a kill right after checkpoint-3 leaves: the stage's attempt record, no summary, no final model
+    fp = json.loads((out/'summary.json').read_text())['fingerprint']
+    for f in ('model.safetensors', 'summary.json', 'train_summary.json'): (out/f).unlink()
+    shutil.rmtree(out/'checkpoint-6')
+    (out/'attempt.json').write_text(json.dumps(dict(stage='dpo', fingerprint=fp)))
     cache_mtime = (out/'ref_logps.json').stat().st_mtime
-    r = subprocess.run(_dpo_cmd(sft_run, out, *args, 'max_steps=6', '--resume'), capture_output=True, text=True,
-                       env=_env(), timeout=300)
+    r = subprocess.run(_dpo_cmd(sft_run, out, *args), capture_output=True, text=True, env=_env(), timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     s = json.loads((out/'train_summary.json').read_text())
     assert s['resumed_from'].endswith('checkpoint-3') and s['global_step'] == 6
@@ -200,17 +205,18 @@ def test_cli_dpo_resume_matches_uninterrupted(sft_run, dpo_run, tmp_path):
     assert diff <= 1e-6
     init = _weights(sft_run[2])
     assert max((a[k] - init[k]).abs().max().item() for k in a) > 1e-3     # DPO moved the weights
+    r = subprocess.run(_dpo_cmd(sft_run, out, *args[:-1], 'learning_rate=1e-3'), capture_output=True, text=True, env=_env(), timeout=300)
+    assert r.returncode == 2 and 'other settings' in r.stderr and '--force' in r.stderr   # a finished run is never overwritten silently
 
 
 def test_dpo_lora_saves_adapter_and_merged_model(sft_run, tmp_path):
-    from mu2llm.train.dpo import train_dpo
     from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration
-    from mu2llm.train.launch import load_recipe
+    from mu2llm.train.launch import load_recipe, train_dpo
     man, cache, sft, pairs = sft_run
     out = tmp_path/'lora'
-    s = train_dpo(load_recipe('tiny_dpo', [f'init={sft}', 'ref_mode=lora', 'max_steps=3', 'learning_rate=1e-2']),
+    s = train_dpo(load_recipe('tiny', [f'init={sft}', 'ref_mode=lora', 'max_steps=3', 'learning_rate=1e-2'], section='dpo'),
                   pairs, man, cache, out)
-    assert s['train_stage'] == 'lora' and s['global_step'] == 3
+    assert s['mode'] == 'lora' and s['global_step'] == 3
     assert (out/'adapter'/'adapter_config.json').exists()
     merged = Mu2LLMForConditionalGeneration.from_pretrained(out)
     a, init = _weights(out), _weights(sft)

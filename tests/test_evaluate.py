@@ -30,7 +30,7 @@ def _run(tmp, *extra):
     exe = shutil.which('mu2llm_eval') or pytest.skip('console script mu2llm_eval not installed')
     env = dict(os.environ, MU2LLM_NO_PROGRESS='1')
     return subprocess.run([exe, '--preds', str(tmp/'preds.jsonl'), '--refs', str(tmp/'refs.jsonl'), '--out', str(tmp/'out'),
-                           '--metrics', 'bleu,rouge,meteor', '--bootstrap', '300', '--seed', '1', *extra],
+                           '--metrics', 'bleu,rouge,meteor', '--n_boot', '300', '--seed', '1', *extra],
                           env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -87,7 +87,7 @@ def test_cli_clear_error_on_missing_file(tmp_path):
     (tmp_path/'refs.jsonl').write_text('{"id": "a", "report": "x"}\n')
     r = subprocess.run([exe, '--preds', str(tmp_path/'nope.jsonl'), '--refs', str(tmp_path/'refs.jsonl'), '--out', str(tmp_path/'o')],
                        capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and 'nope.jsonl: file not found' in r.stderr
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [f"mu2llm_eval: error: file not found ({tmp_path/'nope.jsonl'})"], r.stderr
 
 
 def test_bootstrap_contains_mean_and_narrows_with_n():

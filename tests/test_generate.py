@@ -9,14 +9,14 @@ from mu2llm.core.files import read_jsonl
 
 from _helpers import cli, save_tiny_checkpoint
 
-OPTIONS = ('--out', '--question', '--split', '--batch_size', '--max_new_tokens', '--sample', '--temperature', '--top_p',
+OPTIONS = ('--out', '--question', '--split', '--batch_size', '--max_new_tokens', '--do_sample', '--temperature', '--top_p',
            '--seed', '--num_return_sequences', '--blank_volume', '--device', '--dtype')
 
 
 def _call(*args, **kw):
-    "Run `generate_cli` in this process (cheaper than a subprocess); returns the exit status."
-    from mu2llm.model.generation import generate_cli
-    try: generate_cli(*map(str, args), **kw); return 0
+    "Run `mu2llm_generate` in this process (cheaper than a subprocess); returns the exit status."
+    from mu2llm.cli.commands import generate
+    try: generate(*map(str, args), **kw); return 0
     except SystemExit as e: return e.code
 
 
@@ -88,7 +88,7 @@ def test_greedy_and_seeded_sampling_are_deterministic(ckpt):
     a, b = ckpt/'g1.jsonl', ckpt/'g2.jsonl'
     for o in (a, b): _run(ckpt/'ckpt', ckpt/'scans'/'case_a.nii.gz', '--out', o, '--max_new_tokens', 10)
     assert read_jsonl(a)[0]['report'] == read_jsonl(b)[0]['report']
-    samp = lambda o, seed: _run(ckpt/'ckpt', ckpt/'scans', '--out', o, '--max_new_tokens', 10, '--sample', '--seed', seed,
+    samp = lambda o, seed: _run(ckpt/'ckpt', ckpt/'scans', '--out', o, '--max_new_tokens', 10, '--do_sample', '--seed', seed,
                                 '--temperature', 1.5, '--num_return_sequences', 3)
     samp(a, 7); samp(b, 7)
     ra, rb = read_jsonl(a), read_jsonl(b)
@@ -104,7 +104,7 @@ def test_bad_checkpoint_and_input_exit_2(ckpt, capsys):
     assert _call(ckpt/'ckpt', ckpt/'missing', out=str(ckpt/'x.jsonl')) == 2
     assert 'not found' in capsys.readouterr().err
     assert _call(ckpt/'ckpt', ckpt/'scans', num_return_sequences=2) == 2
-    assert '--sample' in capsys.readouterr().err
+    assert '--do_sample' in capsys.readouterr().err
 
 
 def test_all_failed_exits_1(ckpt):

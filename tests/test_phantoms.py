@@ -28,7 +28,7 @@ def test_cli_writes_what_it_says(tmp_path):
     env = {**os.environ, 'MU2LLM_NO_PROGRESS': '1'}
     exe = Path(sys.executable).parent/'mu2llm_phantoms'
     if not exe.exists(): pytest.skip('console script mu2llm_phantoms not installed (pip install -e .)')
-    r = subprocess.run([str(exe), '--out', str(out), '--n', '6', '--seed', '1', '--counterfactuals', '2'],
+    r = subprocess.run([str(exe), '--out', str(out), '--n_cases', '6', '--seed', '1', '--counterfactuals', '2'],
                        capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     assert 'wrote 8 cases (2 counterfactual)' in r.stdout

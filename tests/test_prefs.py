@@ -41,7 +41,7 @@ def data(tmp_path_factory):
 
 def _args(data, out, *extra):
     root, man = data
-    return ['--checkpoint', str(root/'ckpt'), '--manifest', str(man), '--out', str(out), '--n', '4',
+    return ['--checkpoint', str(root/'ckpt'), '--manifest', str(man), '--out', str(out), '--num_return_sequences', '4',
             '--max_new_tokens', '24', '--seed', '3', *map(str, extra)]
 
 
@@ -65,14 +65,14 @@ def _strip(rows):
 def test_help_documents_every_option():
     p = subprocess.run([*cli('prefs'), '--help'], capture_output=True, text=True, env=_env(), timeout=120)
     assert p.returncode == 0, p.stderr
-    for o in ('--checkpoint', '--manifest', '--cache', '--split', '--out', '--n', '--temperature', '--top_p', '--seed',
-              '--judge', '--min_gap', '--pairs_per_case', '--pairing', '--max_new_tokens', '--batch_cases', '--limit'):
+    for o in ('--checkpoint', '--manifest', '--cache', '--split', '--out', '--num_return_sequences', '--temperature', '--top_p', '--seed',
+              '--judge', '--min_gap', '--pairs_per_case', '--pairing', '--max_new_tokens', '--batch_size', '--limit'):
         assert o in p.stdout, o
 
 
 @pytest.mark.parametrize('batch', [1, 3])        # one case per generate call, and groups of 3 (3 + 3 + 2 cases)
 def test_kill_mid_run_then_resume_matches_uninterrupted(data, tmp_path, batch):
-    ref, run, opt = tmp_path/'ref', tmp_path/'killed', ('--batch_cases', batch)
+    ref, run, opt = tmp_path/'ref', tmp_path/'killed', ('--batch_size', batch)
     _run(data, ref, *opt)
     ref_pairs = (ref/'pairs.jsonl').read_text()
 
@@ -114,10 +114,10 @@ def test_kill_mid_run_then_resume_matches_uninterrupted(data, tmp_path, batch):
     for q in pairs:
         assert {'id', 'chosen', 'rejected', 'chosen_score', 'rejected_score', 'question'} <= set(q)
         assert q['chosen_score'] > q['rejected_score'] and q['chosen'] != q['rejected'] and q['question'] is None
-    s = json.loads((run/'summary.json').read_text())
+    s = json.loads((run/'prefs_summary.json').read_text())
     assert s['pairs'] == len(pairs) and s['dropped'].get('failed') == 1
     assert s['pairs'] + sum(s['dropped'].values()) == N_TRAIN
-    assert (run/'summary.html').stat().st_size > 1000
+    assert (run/'prefs_summary.html').stat().st_size > 1000
 
     p = _run(data, run, *opt)                                    # a third run: all done, nothing sampled or judged
     assert f'0 sampled now, {N_TRAIN} resumed' in p.stdout and '0 case(s) scored now' in p.stdout
@@ -161,11 +161,11 @@ def test_scoring_resumes_after_a_crash_without_rescoring(tmp_path):
 
 
 def _call(data, out, **kw):
-    "Run `prefs_cli` in this process (cheaper than a subprocess); returns the exit status."
-    from mu2llm.train.prefs import prefs_cli
+    "Run `mu2llm_prefs` in this process (cheaper than a subprocess); returns the exit status."
+    from mu2llm.cli.commands import prefs
     root, man = data
-    args = dict(checkpoint=str(root/'ckpt'), manifest=str(man), out=str(out), n=3, max_new_tokens=8, seed=3)
-    try: prefs_cli(**{**args, **kw}); return 0
+    args = dict(checkpoint=str(root/'ckpt'), manifest=str(man), out=str(out), num_return_sequences=3, max_new_tokens=8, seed=3)
+    try: prefs(**{**args, **kw}); return 0
     except SystemExit as e: return e.code
 
 

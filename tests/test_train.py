@@ -1,4 +1,4 @@
-"""mu2llm_train end to end: 2-process DDP on CPU, SIGKILL + --resume, LoRA adapters, --help (tiny preset)."""
+"""mu2llm_train end to end: 2-process DDP on CPU, SIGKILL then the same command resumes, LoRA adapters, --help (tiny preset)."""
 import json, os, signal, subprocess, sys, time
 from pathlib import Path
 
@@ -37,7 +37,7 @@ _env = cli_env
 
 
 def _cmd(man, cache, out, *extra):
-    return ['--recipe', 'tiny', '--manifest', str(man), '--cache', str(cache), '--out', str(out), *extra]
+    return ['--preset', 'tiny', '--manifest', str(man), '--cache', str(cache), '--out', str(out), *extra]
 
 
 def _load(out):
@@ -54,17 +54,17 @@ def _batch(proc, cache, man, n=2):
 
 
 def test_help_documents_every_option():
-    r = subprocess.run([sys.executable, '-m', 'mu2llm.train.launch', '--help'], capture_output=True, text=True, env=_env(), timeout=120)
+    r = subprocess.run([sys.executable, '-m', 'mu2llm.cli', 'train', '--help'], capture_output=True, text=True, env=_env(), timeout=120)
     assert r.returncode == 0, r.stderr
-    for opt in ('--recipe', '--manifest', '--cache', '--out', '--stage', '--resume', '--set', '--task', '--report_to', 'overrides'):
+    for opt in ('--preset', '--recipe', '--run', '--manifest', '--cache', '--pairs', '--out', '--stage', '--force', 'overrides'):
         assert opt in r.stdout, opt
-    assert 'checkpoint-N' in r.stdout and 'key=value' in r.stdout
+    assert 'warmup' in r.stdout and 'key=value' in r.stdout
 
 
 def test_two_process_torchrun(data, tmp_path):
     man, cache = data
     out = tmp_path/'ddp'
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '-m', 'mu2llm.train.launch',
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '-m', 'mu2llm.cli', 'train',
            *_cmd(man, cache, out, 'max_steps=4', 'eval_steps=2')]
     r = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -93,17 +93,17 @@ def test_sigkill_then_resume_matches_uninterrupted_run(data, tmp_path):
     man, cache = data
     args = ['max_steps=100', 'save_steps=20', 'save_total_limit=50']
     ref = tmp_path/'ref'
-    r = subprocess.run([sys.executable, '-m', 'mu2llm.train.launch', *_cmd(man, cache, ref, *args)], capture_output=True,
+    r = subprocess.run([sys.executable, '-m', 'mu2llm.cli', 'train', *_cmd(man, cache, ref, *args)], capture_output=True,
                        text=True, env=_env(), timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     out = tmp_path/'killed'
-    p = subprocess.Popen([sys.executable, '-m', 'mu2llm.train.launch', *_cmd(man, cache, out, *args)],
+    p = subprocess.Popen([sys.executable, '-m', 'mu2llm.cli', 'train', *_cmd(man, cache, out, *args)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
     ckpts = _wait_for_checkpoint(p, out)
     p.send_signal(signal.SIGKILL); p.wait()
     assert ckpts, 'no checkpoint appeared before the run ended'
     assert not (out/'model.safetensors').exists(), 'the run finished before it was killed: the test proves nothing'
-    r = subprocess.run([sys.executable, '-m', 'mu2llm.train.launch', *_cmd(man, cache, out, '--resume', *args)],
+    r = subprocess.run([sys.executable, '-m', 'mu2llm.cli', 'train', *_cmd(man, cache, out, *args)],
                        capture_output=True, text=True, env=_env(), timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     summ = json.loads((out/'train_summary.json').read_text())
@@ -128,7 +128,7 @@ def test_lora_adapter_loads_merges_and_generates_the_same(data, tmp_path):
     man, cache = data
     out = tmp_path/'lora'
     os.environ['MU2LLM_NO_PROGRESS'] = '1'
-    train(load_recipe('tiny', ['stage=lora', 'max_steps=10', 'learning_rate=1e-2']), man, cache, out)
+    train(load_recipe('tiny', ['mode=lora', 'max_steps=10', 'learning_rate=1e-2']), man, cache, out)
     assert (out/'adapter'/'adapter_config.json').exists() and (out/'base'/'model.safetensors').exists()
     proc = Mu2LLMProcessor.from_pretrained(out/'adapter')
     b = _batch(proc, cache, man, 1)
@@ -158,10 +158,10 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.skipif(not (ROOT/'configs').exists(), reason='repository configs/ not present')
 def test_shipped_recipes_and_accelerate_configs():
     from accelerate.commands.config.config_args import load_config_from_file
-    from mu2llm.train.sft import SFTRecipe
-    from mu2llm.train.launch import load_recipe
-    for name in ('paper', 'demo', 'tiny'):   # the YAML files restate the package's presets exactly
-        assert load_recipe(str(ROOT/f'configs/recipes/{name}_sft.yaml')) == SFTRecipe.preset_named(name)
+    from mu2llm.core.presets import PRESETS, Recipe
+    for name in PRESETS:   # the YAML files restate the package's presets exactly (tools/recipes.py writes them)
+        assert Recipe.load(ROOT/f'configs/recipes/{name}.yaml') == Recipe.load(name), name
+    assert sorted(p.stem for p in (ROOT/'configs'/'recipes').glob('*.yaml')) == sorted(PRESETS)
     for name, kind in (('zero2', 'DEEPSPEED'), ('zero3', 'DEEPSPEED'), ('fsdp', 'FSDP')):
         c = load_config_from_file(str(ROOT/f'configs/accelerate/{name}_4gpu.yaml'))
         assert c.distributed_type.name == kind and c.num_processes == 4 and c.mixed_precision == 'bf16'
@@ -177,7 +177,7 @@ def test_align_trains_only_projector_and_tokenizer_then_full_starts_from_it(data
     from mu2llm.model.processing_mu2llm import Mu2LLMProcessor
     man, cache = data
     os.environ['MU2LLM_NO_PROGRESS'] = '1'
-    rec = load_recipe('tiny', ['stage=align', 'max_steps=5'])
+    rec = load_recipe('tiny', ['mode=align', 'max_steps=5'])
     train(rec, man, cache, tmp_path/'align')
     after = load_file(tmp_path/'align'/'model.safetensors')
     before = build_model(rec, Mu2LLMProcessor.from_pretrained(tmp_path/'align')).state_dict()   # same seed, same init
@@ -192,23 +192,23 @@ def test_align_trains_only_projector_and_tokenizer_then_full_starts_from_it(data
 
 
 def test_encoder_stage_trains_only_the_vit_then_sft_keeps_it_frozen(data, tmp_path):
-    "mu2llm_train --stage encoder: only the ViT moves, the whole model is saved and loads; SFT from it can freeze it."
+    "mu2llm_train --stage warmup: only the ViT moves, the whole model is saved and loads; SFT from it can freeze it."
     from mu2llm.train.launch import build_model, load_recipe, train
     from mu2llm.model.processing_mu2llm import Mu2LLMProcessor
     from _helpers import cli
     man, cache = data
     out = tmp_path/'enc'
-    r = subprocess.run([*cli('train'), '--recipe', 'tiny_encoder', '--manifest', str(man), '--cache', str(cache),
+    r = subprocess.run([*cli('train'), '--stage', 'warmup', '--preset', 'tiny', '--manifest', str(man), '--cache', str(cache),
                         '--out', str(out), 'max_steps=6'], capture_output=True, text=True, env=_env(), timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     after = load_file(out/'model.safetensors')
-    rec = load_recipe('tiny_encoder', ['max_steps=6'])
+    rec = load_recipe('tiny', ['max_steps=6'], section='warmup')
     before = build_model(rec, Mu2LLMProcessor.from_pretrained(out)).state_dict()           # same seed, same init
     moved = {k.split('.')[1] for k in after if k.startswith('model.') and not torch.equal(after[k], before[k])}
     assert moved == {'vision_tower'}, moved
     assert not any('head' in k and 'lm_head' not in k for k in after)                        # the probe's head is not kept
     s = json.loads((out/'train_summary.json').read_text())
-    assert s['stage'] == 'encoder' and s['global_step'] == 6 and len(s['loss']) > 0
+    assert s['stage'] == 'warmup' and s['mode'] == 'encoder' and s['global_step'] == 6 and len(s['loss']) > 0
     os.environ['MU2LLM_NO_PROGRESS'] = '1'
     train(load_recipe('tiny', ['max_steps=2', f'init={out}', 'freeze_encoder=true']), man, cache, tmp_path/'sft')
     sft = load_file(tmp_path/'sft'/'model.safetensors')

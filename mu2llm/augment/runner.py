@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from fastcore.script import call_parse
 
 from ..core.errors import ConfigError, Mu2LLMError
 from ..core.base import get_logger, progress
@@ -24,7 +23,7 @@ from .backends import Backend, CallableBackend, HFBackend, OpenAIChatBackend
 # %% auto #0
 __all__ = ['DEFAULT_N', 'AUGMENT_TASKS', 'REASONING_QUESTION', 'store_key', 'AugmentStore', 'judge_rewrites', 'judge_qa',
            'AugmentSummary', 'report_hash', 'source_rows', 'augment', 'augmented_rows', 'mix_rows', 'make_backend',
-           'augment_cli']
+           'run_augment', 'augment_stage']
 
 # %% ../../nbs/06_augment/02_runner.ipynb #b12e2d61
 def store_key(task:str, # task or stage name, e.g. 'rewrite' or 'reasoning.answers'
@@ -345,44 +344,32 @@ def make_backend(backend:str='openai', # 'openai' | 'hf'
     args = {k: v for k, v in kw.items() if k in names and v is not None}
     return cls(model_path=model, **args) if backend == 'hf' else cls(model=model, **args)
 
-@call_parse
-def augment_cli(manifest:str=None, # input JSONL manifest with reports (required)
-                out:str=None, # output JSONL manifest of the augmented rows (required)
-                task:str='rewrite', # rewrite | qa | reasoning
-                backend:str='openai', # openai (any OpenAI-compatible server) | hf (local transformers model)
-                model:str=None, # model name on the server, or the model folder for --backend hf
-                base_url:str='http://127.0.0.1:8000/v1', # server URL up to /v1 (openai)
-                api_key_env:str='OPENAI_API_KEY', # environment variable holding the API key (openai)
-                concurrency:int=8, # requests in flight (openai)
-                timeout:float=120, # seconds per request attempt (openai)
-                max_retries:int=5, # retries on 429/5xx/timeouts (openai)
-                rpm:float=None, # requests per minute at most (openai)
-                temperature:float=0.7, # sampling temperature (openai)
-                max_tokens:int=None, # answer token budget (openai; default: the server's)
-                no_json_mode:bool=False, # do not send response_format=json_object (openai)
-                batch_size:int=8, # prompts per generate call (hf)
-                max_new_tokens:int=1024, # answer token budget (hf)
-                n:int=None, # rewrites / QA pairs / reasoning questions per report (default 3 / 8 / 6)
-                store:str=None, # JSONL store of answers (default: OUT.store.jsonl)
-                splits:str='train', # comma-separated splits to augment
-                limit:int=None, # augment only the first LIMIT distinct reports
-                summary:str=None # also write the summary JSON here
-               ):
-    "Augment a manifest with LLM rewrites, QA pairs or reasoning, resumably, and write the new rows as a manifest."
-    import sys
-    if not manifest or not out: print('mu2llm_augment: --manifest and --out are required', file=sys.stderr); sys.exit(2)
-    try:
-        rows = read_manifest(manifest)
-        be = make_backend(backend, model, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency, timeout=timeout,
-                          max_retries=max_retries, rpm=rpm, temperature=temperature, max_tokens=max_tokens,
-                          json_mode=not no_json_mode, batch_size=batch_size, max_new_tokens=max_new_tokens)
-        sp = tuple(s.strip() for s in splits.split(',') if s.strip())
-        st = AugmentStore(store or f'{out}.store.jsonl')
-        with st:
-            s = augment(rows, task, be, st, n=n, splits=sp, limit=limit)
-            new = augmented_rows(rows, st, tasks=(task,), splits=sp)
-        write_manifest(out, new)
-    except Mu2LLMError as e: print(f'mu2llm_augment: {e}', file=sys.stderr); sys.exit(2)
-    d = dict(s.to_dict(), rows_written=len(new), out=str(out), store=str(st.path))
-    if summary: write_json_atomic(summary, d)
-    print(json.dumps(d, indent=1))
+def run_augment(manifest, # input manifest with reports
+                out, # output manifest of the augmented rows
+                task:str='rewrite', # 'rewrite' | 'qa' | 'reasoning'
+                backend:str='openai', # 'openai' | 'hf'
+                model:str=None, # model name (openai) or model folder (hf)
+                store=None, # answer store (default: OUT.store.jsonl)
+                n_per_report:int=None, # outputs per report (default `DEFAULT_N[task]`)
+                split='train', # splits to augment: a comma-separated string or a list
+                limit:int=None, # only the first `limit` distinct reports
+                max_new_tokens:int=None, # answer budget (openai: the server's when None; hf: 1024)
+                **kw # the backend's other options (`make_backend`)
+               ) -> dict:
+    "Augment a manifest file and write the augmented rows as a manifest; returns the summary (what `mu2llm_augment` prints)."
+    rows = read_manifest(manifest)
+    kw.update(max_tokens=max_new_tokens) if backend == 'openai' else kw.update(max_new_tokens=max_new_tokens or 1024)
+    be = make_backend(backend, model, **kw)
+    sp = tuple(s.strip() for s in (split.split(',') if isinstance(split, str) else split) if s.strip())
+    st = AugmentStore(store or f'{out}.store.jsonl')
+    with st:
+        s = augment(rows, task, be, st, n=n_per_report, splits=sp, limit=limit)
+        new = augmented_rows(rows, st, tasks=(task,), splits=sp)
+    write_manifest(out, new)
+    return dict(s.to_dict(), rows_written=len(new), out=str(out), store=str(st.path))
+
+def augment_stage(ctx) -> dict:
+    "Stage `augment`: the prepared manifest augmented by an LLM (settings: the recipe's `augment` section)."
+    cfg = ctx.cfg
+    d = run_augment(ctx.input('prep', 'manifest'), ctx.out/'manifest.jsonl', store=ctx.out/'store.jsonl', **cfg)
+    return dict(outputs=dict(manifest=ctx.out/'manifest.jsonl'), figures=d)

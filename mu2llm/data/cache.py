@@ -4,21 +4,24 @@
 
 # %% ../../nbs/01_data/07_cache.ipynb #564bf21a
 from __future__ import annotations
-import json, os, time
+import dataclasses, json, os, time
 from concurrent.futures import as_completed
 from pathlib import Path
 
 import numpy as np
-from fastcore.script import call_parse
 
 from ..core.errors import Mu2LLMError, FileError, CTReadError, PreprocessError, ManifestError, ConfigError
 from ..core.files import atomic_write, write_json_atomic, append_jsonl, read_jsonl, file_sha256, obj_hash
 from ..core.base import progress, get_logger, spawn_pool
 from .manifest import ManifestRow, read_manifest, write_manifest
+from .. import __version__
+from ..core.presets import suggest
+from .ct_io import read_ct
+from .preprocess import PreprocessConfig, preprocess_ct
 
 # %% auto #0
-__all__ = ['CACHE_VERSION', 'stat_signature', 'config_hash', 'cache_key', 'VolumeCache', 'prep_one', 'load_prep_config',
-           'prep_manifest', 'prep_summary', 'prep_cli']
+__all__ = ['CACHE_VERSION', 'PREP_RUN_KEYS', 'stat_signature', 'config_hash', 'cache_key', 'VolumeCache', 'prep_one',
+           'load_prep_config', 'prep_manifest', 'prep_summary', 'prep_settings', 'prep_stage']
 
 # %% ../../nbs/01_data/07_cache.ipynb #e7d0105b
 _log = get_logger('mu2llm.data.cache')
@@ -122,13 +125,10 @@ class VolumeCache:
 # %% ../../nbs/01_data/07_cache.ipynb #4dbbf35f
 def _read_and_preprocess(path, cfg):
     "read_ct + preprocess_ct (the one place the cache calls them; tests count calls here)."
-    from mu2llm.data.ct_io import read_ct
-    from mu2llm.data.preprocess import preprocess_ct
     vol = read_ct(path)
     return vol, preprocess_ct(vol, cfg)
 
 def _cfg_from(cfg):
-    from mu2llm.data.preprocess import PreprocessConfig
     return cfg if isinstance(cfg, PreprocessConfig) else PreprocessConfig.from_dict(cfg)
 
 def prep_one(path, # source file or DICOM folder
@@ -152,7 +152,6 @@ def prep_one(path, # source file or DICOM folder
         vol, x = _read_and_preprocess(p, cfg)
         exp = tuple(cfg.output_shape)
         if tuple(x.shape) != exp: raise PreprocessError(p, f'preprocess_ct returned shape {tuple(x.shape)}, config says {exp}')
-        from mu2llm import __version__
         vc.put(key, x, dict(source=str(p), source_sha256=res['sha'], spacing=list(map(float, vol.spacing)),
                             orig_shape=list(vol.meta.get('orig_shape', vol.hu.shape)), format=vol.meta.get('format'),
                             config=cfg.to_dict(), config_hash=config_hash(cfg), mu2llm_version=__version__,
@@ -164,9 +163,8 @@ def prep_one(path, # source file or DICOM folder
         return {**res, 'error_type': type(e).__name__, 'reason': f'unexpected error: {e}'}
 
 # %% ../../nbs/01_data/07_cache.ipynb #88bd7926
-def load_prep_config(config) -> 'PreprocessConfig':
+def load_prep_config(config) -> PreprocessConfig:
     "A `PreprocessConfig` from a preset name ('paper', 'demo', 'tiny'), a JSON path, a dict or a config."
-    from mu2llm.data.preprocess import PreprocessConfig
     if isinstance(config, PreprocessConfig): return config
     if isinstance(config, dict): return PreprocessConfig.from_dict(config)
     if Path(str(config)).suffix == '.json' or Path(str(config)).is_file(): return PreprocessConfig.load(config)
@@ -232,20 +230,24 @@ def prep_summary(s:dict) -> str:
             f"{s['ok_rows']} of {s['rows']} row(s) ready; failures: {s['failures']}")
 
 # %% ../../nbs/01_data/07_cache.ipynb #3962b2d3
-@call_parse
-def prep_cli(manifest:str, # input manifest (.jsonl)
-             out:str=None, # cache folder to create or update (required)
-             config:str='demo', # preset name (paper, demo, tiny) or a PreprocessConfig JSON file
-             workers:int=2, # worker processes (0: run in this process)
-             dtype:str='float16', # storage dtype: float16 or float32
-             rehash:bool=False, # hash every source again instead of trusting the stat index
-             out_manifest:str=None # output manifest path (default OUT/manifest.jsonl)
-            ):
-    "Preprocess every volume of a manifest into a cache folder, in parallel."
-    import sys
-    if not out: print('mu2llm_prep: --out DIR is required (the cache folder)', file=sys.stderr); sys.exit(2)
-    try: s = prep_manifest(manifest, out, config=config, workers=workers, dtype=dtype, rehash=rehash, out_manifest=out_manifest)
-    except (ManifestError, ConfigError) as e:
-        print(f'mu2llm_prep: {e}', file=sys.stderr); sys.exit(2)
-    print(prep_summary(s))
-    if s['ok_rows'] == 0: sys.exit(1)
+PREP_RUN_KEYS = dict(workers=2, cache_dtype='float16', rehash=False)   # prep-section keys that are not PreprocessConfig fields
+
+def prep_settings(section:dict # a recipe's `prep` section
+                 ) -> tuple:
+    "(PreprocessConfig, workers, cache_dtype, rehash) from a `prep` section; unknown keys refused with the nearest name."
+    d = dict(section)
+    run = {k: d.pop(k, v) for k, v in PREP_RUN_KEYS.items()}
+    names = [f.name for f in dataclasses.fields(PreprocessConfig)]
+    for k in d:
+        if k not in names: raise ConfigError(f'prep: unknown setting {k!r}{suggest(k, names + list(PREP_RUN_KEYS))}')
+    return PreprocessConfig.from_dict(d), run['workers'], run['cache_dtype'], run['rehash']
+
+def prep_stage(ctx) -> dict:
+    "Stage `prep`: preprocess every volume of the input manifest into a cache in the stage folder."
+    cfg, workers, dtype, rehash = prep_settings(ctx.cfg)
+    man = ctx.input('phantoms', 'manifest')
+    s = prep_manifest(man, ctx.out, config=cfg, workers=workers, dtype=dtype, rehash=rehash, out_manifest=ctx.out/'manifest.jsonl')
+    if s['ok_rows'] == 0: raise FileError(man, f"no row could be prepared ({s['failed_rows']} failed; see {s['failures']})")
+    return dict(outputs=dict(manifest=ctx.out/'manifest.jsonl', cache=ctx.out, failures=ctx.out/'failures.jsonl'),
+                figures={k: s[k] for k in ('volumes', 'cached', 'new', 'failed_volumes', 'rows', 'ok_rows', 'failed_rows')},
+                note=prep_summary(s))

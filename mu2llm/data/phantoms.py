@@ -8,18 +8,19 @@ import dataclasses, json, os, shutil, time
 from pathlib import Path
 
 import numpy as np
-from fastcore.script import call_parse
 
-from ..core.base import PHANTOM_FINDINGS, progress, spawn_pool
+from ..core.base import ConfigMixin, PHANTOM_FINDINGS, progress, spawn_pool
 from ..core.errors import ConfigError
 from ..core.files import write_json_atomic, write_text_atomic
 from .ct_io import write_nifti, write_dicom_series
+from .manifest import read_manifest, write_manifest
 from .anatomy import SIZES, LABELS, _Grid, _check_size, sample_anatomy
 from .findings import PREVALENCE, LOBES, _frng, _absent, draw_finding, sample_findings, render_case
 from .wording import REPORT_STYLES, phantom_report
 
 # %% auto #0
-__all__ = ['PhantomCase', 'make_case', 'make_counterfactual', 'write_case', 'generate_phantoms', 'phantoms_cli']
+__all__ = ['PhantomCase', 'make_case', 'make_counterfactual', 'write_case', 'generate_phantoms', 'PhantomSettings',
+           'combine_splits', 'phantoms_stage']
 
 # %% ../../nbs/01_data/05_phantoms.ipynb #240e6c67
 @dataclasses.dataclass
@@ -189,7 +190,6 @@ def generate_phantoms(out, # output folder
                       report_style:str='varied' # 'varied' or 'structured' (see `phantom_report`)
                      ) -> list[dict]:
     "Write `n` phantom cases (plus counterfactuals) and `out/manifest.jsonl`; returns the manifest rows."
-    from mu2llm.data.manifest import write_manifest
     _check_size(size)
     if report_style not in REPORT_STYLES: raise ConfigError(f'report_style must be one of {REPORT_STYLES}, got {report_style!r}')
     split = tuple(float(s) for s in split)
@@ -205,25 +205,43 @@ def generate_phantoms(out, # output folder
     write_manifest(out/'manifest.jsonl', rows)
     return rows
 
-@call_parse
-def phantoms_cli(out:str=None, # output folder (manifest.jsonl and cases/ are written there)
-                 n:int=100, # number of cases
-                 seed:int=0, # dataset seed
-                 size:str='demo', # grid size: tiny, demo or full
-                 dicom:bool=False, # write DICOM series instead of NIfTI volumes
-                 counterfactuals:int=0, # number of counterfactual pairs to add
-                 split:str='0.8,0.1,0.1', # train,val,test fractions by case index
-                 p_normal:float=0.15, # probability of a case without findings
-                 workers:int=1, # parallel worker processes
-                 report_style:str='varied' # report wording: varied, or structured (one fixed sentence per finding)
-                ):
-    "Generate a synthetic chest CT phantom dataset with reports, label maps and truth files."
-    if not out: raise ConfigError('--out is required: the folder to write manifest.jsonl and cases/ to')
-    t0 = time.perf_counter()
-    try: fr = tuple(float(s) for s in split.split(','))
-    except ValueError: raise ConfigError(f'--split must be three comma-separated fractions, got {split!r}') from None
-    rows = generate_phantoms(out, n, seed, size, dicom, counterfactuals, fr, None, p_normal, workers, report_style)
-    dt = time.perf_counter() - t0
-    by = {s: sum(r['split'] == s for r in rows) for s in ('train', 'val', 'test')}
-    print(f"wrote {len(rows)} cases ({sum('counterfactual_of' in r['meta'] for r in rows)} counterfactual) to "
-          f"{Path(out)/'cases'} and {Path(out)/'manifest.jsonl'}; splits {by}; {dt:.1f} s ({dt / max(1, len(rows)):.2f} s per case)")
+
+# %% ../../nbs/01_data/05_phantoms.ipynb #76e41bfd
+@dataclasses.dataclass
+class PhantomSettings(ConfigMixin):
+    "The `phantoms` section of a recipe: what the `phantoms` stage draws."
+    n_train:int = 320 # training phantoms
+    n_test:int = 160 # held-out phantoms
+    size:str = 'demo' # grid size (`SIZES`)
+    report_style:str = 'structured' # `phantom_report` style
+    seed:int = 0 # generator seed of the training set
+    test_seed_offset:int = 100_000 # the held-out set uses seed + this
+    p_normal:float = 0.15 # probability of a case without findings
+    workers:int = 2 # generator processes (0 or 1: in this process)
+
+def combine_splits(out, # the combined manifest to write
+                   parts:dict # {split: manifest of one generated set}
+                  ) -> Path:
+    "One manifest from {split: manifest}: ids prefixed with the split, volumes and truth files absolute."
+    rows = []
+    for split, m in parts.items():
+        for r in read_manifest(m):
+            r.meta = {**(r.meta or {}), 'phantom_id': r.id}
+            tr = r.meta.get('truth')
+            if isinstance(tr, str) and not Path(tr).is_absolute(): r.meta['truth'] = str((Path(m).parent/tr).resolve())
+            r.volume, r.id, r.split = str(r.volume_path().resolve()), f'{split}-{r.id}', split
+            r.patient_id = f'{split}-{r.patient_id}'
+            rows.append(r)
+    return write_manifest(out, rows)
+
+def phantoms_stage(ctx) -> dict:
+    "Stage `phantoms`: a training and a held-out phantom set, drawn with different seeds, in one manifest."
+    s = PhantomSettings.from_dict(ctx.cfg)
+    if s.n_train < 1 or s.n_test < 1: raise ConfigError(f'phantoms: n_train and n_test must be >= 1 (got {s.n_train}, {s.n_test})')
+    parts = {}
+    for split, n, seed in (('train', s.n_train, s.seed), ('test', s.n_test, s.seed + s.test_seed_offset)):
+        generate_phantoms(ctx.out/split, n, seed=seed, size=s.size, split=(1., 0., 0.), p_normal=s.p_normal,
+                          workers=s.workers, report_style=s.report_style)
+        parts[split] = ctx.out/split/'manifest.jsonl'
+    man = combine_splits(ctx.out/'manifest.jsonl', parts)
+    return dict(outputs=dict(manifest=man), figures=dict(n_train=s.n_train, n_test=s.n_test))

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from ..core.errors import ConfigError, PreprocessError
 from ..core.base import ConfigMixin
 from .ct_io import CTVolume
+from ..core.presets import preset
 
 # %% auto #0
 __all__ = ['PreprocessConfig', 'preprocess_ct']
@@ -73,14 +74,11 @@ class PreprocessConfig(ConfigMixin):
         return (self.n_channels, *self.volume_shape)
 
     @classmethod
-    def preset(cls, name:str # 'paper', 'demo' or 'tiny'
+    def preset(cls, name:str # a preset of `core.presets` ('paper', 'demo', 'tiny')
               ) -> PreprocessConfig:
-        "The named preset config."
-        presets = dict(paper=dict(),
-                       demo=dict(intensity='window', windows=((-1000., 1000.), (-200., 300.)), n_slabs=2, slab_shape=(16, 48, 48)),
-                       tiny=dict(intensity='window', n_slabs=2, slab_shape=(8, 32, 32)))
-        if name not in presets: raise ConfigError(f'unknown preprocessing preset {name!r}; choose from {sorted(presets)}')
-        return cls(**presets[name])
+        "The named preset's preprocessing (its `prep` section, without the run settings `workers` and `cache_dtype`)."
+        d = preset(name).get('prep', {})
+        return cls(**{k: v for k, v in d.items() if k not in ('workers', 'cache_dtype', 'rehash')})
 
 # %% ../../nbs/01_data/01_preprocess.ipynb #df8f5756
 def _foreground_box(hu, spacing, cfg, path):

@@ -15,10 +15,11 @@ from ..core.errors import ConfigError, FileError, Mu2LLMError
 from ..core.files import append_jsonl, atomic_write, file_sha256, write_json_atomic, write_text_atomic
 from ..core.base import get_logger, progress, CTRATE_LABELS
 from ..score.metrics import compute_metrics, expand_metrics, package_versions, METRIC_GROUPS
+from ..viz.figures import write_figure
 
 # %% auto #0
-__all__ = ['TABLE_COLUMNS', 'GREEN_ERRORS', 'read_records', 'join_cases', 'bootstrap_ci', 'table_md', 'write_figure',
-           'make_figures', 'evaluate', 'eval_cli']
+__all__ = ['TABLE_COLUMNS', 'GREEN_ERRORS', 'read_records', 'join_cases', 'bootstrap_ci', 'table_md', 'make_figures', 'evaluate',
+           'eval_cli']
 
 # %% ../../nbs/05_eval/00_evaluate.ipynb #e0f5de5b
 def read_records(path, # JSONL file: one object per line with `id` and `report` (or `reference`)
@@ -115,14 +116,6 @@ def table_md(summaries:dict # method name -> `summary.json` content
     return '\n'.join(lines) + '\n'
 
 # %% ../../nbs/05_eval/00_evaluate.ipynb #df1708a7
-def write_figure(fig, path # plotly figure, target .html
-                ):
-    "Write `fig` as HTML next to a shared `plotly.min.js` (written once), atomically."
-    import plotly.offline
-    path = Path(path); js = path.parent/'plotly.min.js'
-    if not js.exists(): write_text_atomic(js, plotly.offline.get_plotlyjs())
-    write_text_atomic(path, fig.to_html(include_plotlyjs='directory', full_html=True))
-
 def make_figures(cases:list, summary:dict, out # out: figures folder
                 ) -> list[str]:
     "Metric distributions, per-label F1 and GREEN error-category figures; returns the files written."

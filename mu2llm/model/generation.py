@@ -33,7 +33,7 @@ def gen_settings(max_new_tokens:int=256, sample:bool=False, temperature:float=1.
                  num_return_sequences:int=1, batch_size:int=4, blank_volume:bool=False) -> dict:
     "The generation settings recorded with every prediction."
     if num_return_sequences > 1 and not sample:
-        raise ConfigError('num_return_sequences > 1 needs --sample (greedy decoding gives one answer)')
+        raise ConfigError('--num_return_sequences > 1 needs --do_sample (greedy decoding gives one answer)')
     if sample and not (temperature > 0 and 0 < top_p <= 1):
         raise ConfigError(f'sampling needs temperature > 0 and 0 < top_p <= 1 (got {temperature}, {top_p})')
     return dict(decoding='sample' if sample else 'greedy', max_new_tokens=max_new_tokens,

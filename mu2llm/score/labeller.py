@@ -12,7 +12,7 @@ from ..core.errors import FileError
 
 # %% auto #0
 __all__ = ['EXTRA_LABELS', 'RULES', 'split_spans', 'split_sentences', 'compile_rules', 'explain_findings', 'label_findings',
-           'parse_sizes_mm', 'extract_findings', 'ce_metrics', 'load_ctrate_labels', 'dev_heldout_split']
+           'parse_sizes_mm', 'extract_findings', 'prf', 'ce_metrics', 'load_ctrate_labels', 'dev_heldout_split']
 
 # %% ../../nbs/03_score/00_labeller.ipynb #469d55e1
 _SENT_RE = re.compile(r'"|(?<!\d)\.(?!\d)|(?<=\d)\.(?=\s|$)|[;•\n]|:\s')
@@ -201,7 +201,8 @@ def extract_findings(text:str, # a report
     return out
 
 # %% ../../nbs/03_score/00_labeller.ipynb #504a66ad
-def _prf(tp:int, fp:int, fn:int) -> dict:
+def prf(tp:int, fp:int, fn:int) -> dict:
+    "Precision, recall and F1 from counts (0 where undefined)."
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     return dict(precision=p, recall=r, f1=2 * p * r / (p + r) if p + r else 0.0)
@@ -218,10 +219,10 @@ def ce_metrics(pred_labels:list[dict], # labels of the generated reports (label 
         tp = sum(bool(p.get(lab)) and bool(r.get(lab)) for p, r in zip(pred_labels, ref_labels))
         fp = sum(bool(p.get(lab)) and not r.get(lab) for p, r in zip(pred_labels, ref_labels))
         fn = sum(not p.get(lab) and bool(r.get(lab)) for p, r in zip(pred_labels, ref_labels))
-        per[lab] = dict(**_prf(tp, fp, fn), support=tp + fn, tp=tp, fp=fp, fn=fn)
+        per[lab] = dict(**prf(tp, fp, fn), support=tp + fn, tp=tp, fp=fp, fn=fn)
         tot = [tot[0] + tp, tot[1] + fp, tot[2] + fn]
     macro = {k: sum(v[k] for v in per.values()) / max(1, len(per)) for k in ('precision', 'recall', 'f1')}
-    return dict(per_label=per, macro=macro, micro=_prf(*tot), n=len(ref_labels))
+    return dict(per_label=per, macro=macro, micro=prf(*tot), n=len(ref_labels))
 
 # %% ../../nbs/03_score/00_labeller.ipynb #42a0556d
 def load_ctrate_labels(path) -> list[dict]:

@@ -14,12 +14,12 @@ import torch.nn.functional as F
 from ..core.errors import ConfigError, FileError
 from ..core.base import get_logger, progress
 from ..core.files import obj_hash, read_jsonl, write_json_atomic
-from .sft import SFTRecipe, Mu2SFTCollator, apply_stage, hf_index_dataset, world_size, trainer_args, _base
+from ..core.presets import Recipe
+from .sft import SFTRecipe, Mu2SFTCollator, hf_index_dataset, trainer_args, _base
 
 # %% auto #0
-__all__ = ['REF_KEYS', 'MODEL_KEYS', 'REF_MODES', 'DPO_RECIPES', 'PairDataset', 'Mu2DPOCollator', 'sequence_logps',
-           'answer_tokens', 'dpo_loss', 'frozen_copy', 'is_peft', 'reference_logps', 'DPORecipe', 'Mu2DPOTrainer',
-           'dpo_config', 'dpo_trainer', 'train_dpo']
+__all__ = ['REF_KEYS', 'MODEL_KEYS', 'REF_MODES', 'PairDataset', 'Mu2DPOCollator', 'sequence_logps', 'answer_tokens', 'dpo_loss',
+           'frozen_copy', 'is_peft', 'reference_logps', 'DPORecipe', 'Mu2DPOTrainer', 'dpo_config', 'dpo_trainer']
 
 # %% ../../nbs/04_train/04_dpo.ipynb #d24b538f
 class PairDataset(torch.utils.data.Dataset):
@@ -152,7 +152,7 @@ def reference_logps(policy, # the model being trained (a peft model for 'lora')
             raise ConfigError("ref_mode='precomputed' but the batch has no ref_chosen_logps: precompute them first")
         return torch.cat([batch['ref_chosen_logps'], batch['ref_rejected_logps']])
     if ref_mode == 'lora':
-        if not is_peft(policy): raise ConfigError("ref_mode='lora' needs a peft (LoRA) policy: train with stage='lora'")
+        if not is_peft(policy): raise ConfigError("ref_mode='lora' needs a peft (LoRA) policy: train with mode='lora'")
         with policy.disable_adapter(): return sequence_logps(policy, batch, fused)
     if ref_model is None: raise ConfigError("ref_mode='copy' needs ref_model (see `frozen_copy`)")
     return sequence_logps(ref_model, batch, fused)
@@ -165,36 +165,25 @@ class DPORecipe(SFTRecipe):
     ref_mode:str = 'copy'                   # 'copy' (frozen copy), 'lora' (adapters disabled), 'precomputed'
     precompute_batch_size:int = None        # pairs per batch of the precompute pass (None: the training batch)
     rpo_alpha:float = None                  # weight of the chosen answers' token-mean NLL added to the loss (None: plain DPO)
-    num_train_epochs:float = 1              # our choice (the paper does not state its DPO epochs)
+    num_train_epochs:float = 1
 
     def __post_init__(self):
         if self.ref_mode not in REF_MODES: raise ConfigError(f'unknown ref_mode {self.ref_mode!r}; choose one of {REF_MODES}')
-        if self.stage == 'lora' and self.ref_mode != 'lora':
-            raise ConfigError("stage='lora' with DPO uses the adapters-disabled model as reference: set ref_mode=lora")
+        if self.mode == 'lora' and self.ref_mode != 'lora':
+            raise ConfigError("mode='lora' with DPO uses the adapters-disabled model as reference: set ref_mode=lora")
 
     @property
-    def train_stage(self) -> str:
-        "What trains: 'lora' for the lora reference, else `stage`."
-        return 'lora' if self.ref_mode == 'lora' else self.stage
+    def train_mode(self) -> str:
+        "What trains: 'lora' for the lora reference, else `mode`."
+        return 'lora' if self.ref_mode == 'lora' else self.mode
 
     @classmethod
-    def preset_named(cls, name:str, **kw) -> DPORecipe:
-        "The named DPO recipe ('paper', 'demo', 'tiny'; a '_dpo' suffix is allowed) with overrides."
-        name = name[:-4] if name.endswith('_dpo') else name
-        if name not in DPO_RECIPES: raise ConfigError(f'unknown DPO recipe {name!r}; choose one of {sorted(DPO_RECIPES)} or pass a YAML file')
-        return cls(**{**DPO_RECIPES[name], **kw})
-
-DPO_RECIPES = {
-    'paper': dict(),   # the dataclass defaults: SFT's paper batch/length/precision, lr 4e-6, β 0.1, 1 epoch
-    'demo': dict(preset='demo', learning_rate=5e-5, num_train_epochs=4, per_device_train_batch_size=4,
-                 per_device_eval_batch_size=4, global_batch_size=None, max_length=256, bf16=False,
-                 gradient_checkpointing=False, warmup_steps=0.05, logging_steps=5, eval_steps=0, save_steps=100,
-                 save_total_limit=1, ref_mode='precomputed', rpo_alpha=1.0),
-    'tiny': dict(preset='tiny', learning_rate=1e-3, num_train_epochs=2, per_device_train_batch_size=2,
-                 per_device_eval_batch_size=2, global_batch_size=None, max_length=128, bf16=False,
-                 gradient_checkpointing=False, lr_scheduler_type='constant', warmup_steps=0, logging_steps=1,
-                 eval_steps=0, save_steps=1000, save_total_limit=2, lora_r=4, lora_alpha=8),
-}
+    def preset_named(cls, name:str, # a preset of `core.presets`
+                     section:str='dpo', # its section (DPO settings live in 'dpo')
+                     **kw # overrides
+                    ):
+        "The named preset's DPO settings, with overrides."
+        return cls.from_recipe(Recipe(name), section, **kw)
 
 # %% ../../nbs/04_train/04_dpo.ipynb #20930463
 from trl import DPOConfig, DPOTrainer
@@ -211,7 +200,7 @@ class Mu2DPOTrainer(DPOTrainer):
         self.ref_mode, self.ref_cache, self.ref_cache_key, self.precompute_seconds = ref_mode, ref_cache, ref_cache_key, 0.
         self.rpo_alpha = rpo_alpha
         model, ref_model = kwargs.get('model'), kwargs.get('ref_model')
-        if ref_mode == 'lora' and not is_peft(model): raise ConfigError("ref_mode='lora' needs a LoRA policy (apply_stage(model, 'lora'))")
+        if ref_mode == 'lora' and not is_peft(model): raise ConfigError("ref_mode='lora' needs a LoRA policy (set_trainable(model, 'lora'))")
         if ref_mode != 'lora' and is_peft(model): raise ConfigError(f"a LoRA policy needs ref_mode='lora' (got {ref_mode!r})")
         if (ref_mode == 'copy') != (ref_model is not None): raise ConfigError("pass ref_model (see `frozen_copy`) exactly when ref_mode='copy'")
         if kwargs['args'].precompute_ref_log_probs != (ref_mode == 'precomputed'):
@@ -286,7 +275,7 @@ def dpo_config(recipe:DPORecipe, # the hyperparameters
                 precompute_ref_batch_size=recipe.precompute_batch_size)
     return DPOConfig(**{**args, **kw})
 
-def dpo_trainer(model, # policy (after `apply_stage`; a peft model for ref_mode 'lora')
+def dpo_trainer(model, # policy (after `set_trainable`; a peft model for ref_mode 'lora')
                 processor, # `Mu2LLMProcessor`
                 pairs, # `PairDataset` (pairs + volumes)
                 recipe:DPORecipe, # hyperparameters
@@ -305,46 +294,3 @@ def dpo_trainer(model, # policy (after `apply_stage`; a peft model for ref_mode 
                          train_dataset=hf_index_dataset(pairs, 'train'), processing_class=processor.tokenizer,
                          callbacks=callbacks, ref_mode=recipe.ref_mode, ref_cache=ref_cache, ref_cache_key=key,
                          rpo_alpha=recipe.rpo_alpha)
-
-# %% ../../nbs/04_train/04_dpo.ipynb #8db2f660
-def train_dpo(recipe:DPORecipe, # hyperparameters; `init` = the SFT checkpoint folder
-              pairs, # pairs JSONL (mu2llm_prefs output): id, chosen, rejected, question
-              manifest, # prepared manifest; pairs join its split 'train' by id
-              cache, # the cache folder `mu2llm_prep` filled
-              out, # output directory
-              resume:bool=False, # continue from the last `checkpoint-N` in `out`
-              **kw # extra `DPOConfig` arguments
-             ) -> dict:
-    "Run DPO from an SFT checkpoint; returns the run summary (also written to `out/train_summary.json`)."
-    from mu2llm.data.dataset import CTReportDataset
-    from mu2llm.train.launch import (build_processor, build_model, check_fit, fit, save_final, SaveProcessorCallback,
-                                     RankCallback)
-    if not hasattr(recipe, 'ref_mode'): raise ConfigError('train_dpo needs a DPORecipe (load_recipe(..., dpo=True))')
-    if not recipe.init: raise ConfigError('DPO starts from an SFT checkpoint: set init=<folder written by mu2llm_train>')
-    if not (Path(recipe.init)/'config.json').exists(): raise FileError(recipe.init, 'not a model folder (no config.json)')
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    train_ds = CTReportDataset(manifest, cache, split='train')
-    pair_ds = PairDataset(pairs, train_ds)
-    processor = build_processor(recipe)
-    model = build_model(recipe, processor)
-    check_fit(model, train_ds)
-    is_main = int(os.environ.get('RANK', 0)) == 0
-    model = apply_stage(model, recipe.train_stage, recipe.lora, freeze_encoder=recipe.freeze_encoder, verbose=is_main)
-    if is_main: write_json_atomic(out/'recipe.json', recipe.to_dict())
-    trainer = dpo_trainer(model, processor, pair_ds, recipe, out, ref_cache=out/'ref_logps.json',
-                          callbacks=[SaveProcessorCallback(processor), RankCallback(out)], **kw)
-    res, secs, ckpt = fit(trainer, out, resume)
-    save_final(trainer, processor, out, lora=recipe.train_stage == 'lora')
-    hist = trainer.state.log_history
-    pick = lambda k: [h[k] for h in hist if k in h]
-    summary = dict(stage='dpo', ref_mode=recipe.ref_mode, train_stage=recipe.train_stage, init=recipe.init,
-                   world_size=trainer.args.world_size, global_step=trainer.state.global_step,
-                   train_loss=res.training_loss, seconds=round(secs, 2),
-                   precompute_seconds=round(trainer.precompute_seconds, 2), resumed_from=ckpt, n_pairs=len(pair_ds),
-                   loss=pick('loss'), margins=pick('rewards/margins'), accuracies=pick('rewards/accuracies'),
-                   rewards_chosen=pick('rewards/chosen'), rewards_rejected=pick('rewards/rejected'), nll_loss=pick('nll_loss'),
-                   gradient_accumulation_steps=trainer.args.gradient_accumulation_steps)
-    if trainer.is_world_process_zero():
-        processor.save_pretrained(out)
-        write_json_atomic(out/'train_summary.json', summary)
-    return summary

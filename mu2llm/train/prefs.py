@@ -4,21 +4,24 @@
 
 # %% ../../nbs/04_train/03_prefs.ipynb #3c419b99
 from __future__ import annotations
-import functools, hashlib, json, random, re, statistics, sys, time
+import dataclasses, functools, hashlib, json, random, re, statistics, sys, time
 from collections import Counter
 from pathlib import Path
 
 import torch
-from fastcore.script import call_parse
 
 from ..core.errors import Mu2LLMError, ConfigError, FileError
-from ..core.base import set_seed, progress, get_logger
+from ..core.base import set_seed, progress, get_logger, ConfigMixin
 from ..core.files import append_jsonl, read_jsonl, write_json_atomic, write_text_atomic
+from ..data.dataset import CTReportDataset
+from ..model.generation import load_checkpoint, stop_token_ids
+from ..score.judges import CachedJudge, make_judge
+from ..viz.figures import write_figure
 
 # %% auto #0
 __all__ = ['DROP_REASONS', 'PAIRINGS', 'has_cjk', 'invalid_reason', 'case_seed', 'read_store', 'sample_candidates',
            'score_candidates', 'scored_cases', 'case_pairs', 'build_pairs', 'prefs_summary', 'summary_figure',
-           'manifest_items', 'run_prefs', 'prefs_cli']
+           'manifest_items', 'run_prefs', 'PrefsSettings', 'prefs_stage']
 
 # %% ../../nbs/04_train/03_prefs.ipynb #112304a5
 _CJK = re.compile('[\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u31ff\u3200-\u4dbf\u4e00-\u9fff'
@@ -104,29 +107,29 @@ def sample_candidates(model, # a `Mu2LLMForConditionalGeneration` (put in eval m
                       processor, # its `Mu2LLMProcessor`
                       items:list, # dicts {id, reference, question, and pixel_values | volume | load}
                       store, # candidates JSONL store: cases already in it are not sampled again
-                      n:int=8, # drafts per case
+                      num_return_sequences:int=8, # drafts per case
                       temperature:float=1.0, # sampling temperature
                       top_p:float=0.9, # nucleus sampling mass
                       seed:int=0, # run seed (each case uses `case_seed(seed, id)`)
                       max_new_tokens:int=256, # longest draft in tokens
                       max_retries:int=3, # redraw rounds for invalid drafts
                       min_chars:int=20, # drafts shorter than this are redrawn
-                      batch_cases:int=1, # cases per `generate` call (fixed groups of consecutive items; see the prose)
+                      batch_size:int=1, # cases per `generate` call (fixed groups of consecutive items; see the prose)
                       desc:str='sample' # progress-bar label
                      ) -> list[dict]:
-    "`n` seeded drafts per case, invalid ones redrawn; one store line per case, in `items` order."
-    if n < 2: raise ConfigError(f'n={n}: a preference pair needs at least 2 drafts per case')
+    "`num_return_sequences` seeded drafts per case, invalid ones redrawn; one store line per case, in `items` order."
+    n = num_return_sequences
+    if n < 2: raise ConfigError(f'num_return_sequences={n}: a preference pair needs at least 2 drafts per case')
     if not (temperature > 0 and 0 < top_p <= 1): raise ConfigError(f'need temperature > 0 and 0 < top_p <= 1 (got {temperature}, {top_p})')
-    if batch_cases < 1: raise ConfigError(f'batch_cases={batch_cases}: need at least one case per generate call')
-    from mu2llm.model.generation import stop_token_ids
+    if batch_size < 1: raise ConfigError(f'batch_size={batch_size}: need at least one case per generate call')
     _check_ids(items)
     done, tok = read_store(store), processor.tokenizer
     model.eval()
     gen = dict(do_sample=True, temperature=temperature, top_p=top_p, top_k=None, max_new_tokens=max_new_tokens,
                pad_token_id=tok.pad_token_id, eos_token_id=stop_token_ids(tok))  # `generate` never emits <image>
     rows, bar = [], progress(total=len(items), desc=desc)
-    for b in range(0, len(items), batch_cases):
-        group = items[b:b + batch_cases]                   # fixed by position in `items`, whatever the store holds
+    for b in range(0, len(items), batch_size):
+        group = items[b:b + batch_size]                   # fixed by position in `items`, whatever the store holds
         if any(str(it['id']) not in done for it in group):  # a part-done group is redrawn whole; only its new lines are kept
             new = [r for r in _sample_group(model, processor, group, n, seed, max_retries, min_chars, gen) if r['id'] not in done]
             done.update((r['id'], r) for r in new)
@@ -297,7 +300,6 @@ def manifest_items(manifest, # a prepared manifest (`mu2llm_prep` output)
                    limit:int=None # only the first `limit` rows
                   ) -> list[dict]:
     "`sample_candidates` items of a manifest split; volumes load lazily from the cache."
-    from mu2llm.data.dataset import CTReportDataset
     ds = CTReportDataset(manifest, cache or Path(manifest).parent, split=split, check=False)
     if not ds.rows: raise FileError(manifest, f'no manifest rows' + (f' with split {split!r}' if split else ''))
     n = len(ds.rows) if limit is None else min(limit, len(ds.rows))
@@ -306,11 +308,13 @@ def manifest_items(manifest, # a prepared manifest (`mu2llm_prep` output)
     return [dict(id=r.id, question=r.question if vqa(r) else None, reference=r.answer if vqa(r) else r.report,
                  load=functools.partial(load, i)) for i, r in enumerate(ds.rows[:n])]
 
-_ADDED_SETTINGS = {'batch_cases': 1}   # settings newer than some stored runs: a run that lacks one used this value
+_ADDED_SETTINGS = {'batch_size': 1}   # settings newer than some stored runs: a run that lacks one used this value
+_RENAMED_SETTINGS = {'n': 'num_return_sequences', 'batch_cases': 'batch_size'}   # names stored by earlier versions
 
 def _check_settings(path:Path, settings:dict):
     if path.exists():
         old = json.loads(path.read_text(encoding='utf-8'))
+        old = {_RENAMED_SETTINGS.get(k, k): v for k, v in old.items()}
         was = lambda k: old.get(k, _ADDED_SETTINGS.get(k))
         diff = sorted(k for k in settings if was(k) != settings[k])
         if diff:
@@ -323,33 +327,31 @@ def run_prefs(checkpoint, # SFT checkpoint folder (model + processor), as `mu2ll
               out, # output folder (created; an existing one is resumed)
               cache=None, # preprocessing cache folder (default: the manifest's folder)
               split:str='train', # manifest split to sample
-              n:int=8, temperature:float=1.0, top_p:float=0.9, seed:int=0, # sampling (see `sample_candidates`)
+              num_return_sequences:int=8, temperature:float=1.0, top_p:float=0.9, seed:int=0, # sampling (see `sample_candidates`)
               judge='rule', # a `make_judge` spec or a `Judge`; cached in out/judge_cache.jsonl
               min_gap:float=0.0, pairs_per_case:int=1, dedupe:bool=True, pairing:str='extremes', # pairing (see `build_pairs`)
               max_new_tokens:int=256, max_retries:int=3, min_chars:int=20, # drafts
-              batch_cases:int=1, # cases per `generate` call (see `sample_candidates`; 8 is about 2x faster on CPU)
+              batch_size:int=1, # cases per `generate` call (see `sample_candidates`; 8 is about 2x faster on CPU)
               limit:int=None, # only the first `limit` cases of the split
               device:str=None, dtype:str=None, # where to load the checkpoint (see `load_checkpoint`)
               model=None, processor=None # an already loaded model and processor (then `checkpoint` is only recorded)
              ) -> tuple[dict, Path]:
     "Sample, score and pair a manifest split; returns (summary, path of pairs.jsonl)."
-    from mu2llm.score.judges import CachedJudge, make_judge
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     items = manifest_items(manifest, cache, split, limit)
     j = judge if isinstance(judge, CachedJudge) else make_judge(judge, cache=out/'judge_cache.jsonl')
     settings = dict(checkpoint=None if checkpoint is None else str(Path(checkpoint).resolve()), manifest=str(Path(manifest).resolve()),
-                    split=split, n=n, temperature=temperature, top_p=top_p, seed=seed, max_new_tokens=max_new_tokens,
-                    max_retries=max_retries, min_chars=min_chars, batch_cases=batch_cases, judge=j.identity)
+                    split=split, num_return_sequences=num_return_sequences, temperature=temperature, top_p=top_p, seed=seed, max_new_tokens=max_new_tokens,
+                    max_retries=max_retries, min_chars=min_chars, batch_size=batch_size, judge=j.identity)
     _check_settings(out/'settings.json', settings)
     before = read_store(out/'candidates.jsonl')
     todo = [it for it in items if str(it['id']) not in before]
     if todo and model is None:
-        from mu2llm.model.generation import load_checkpoint
         model, processor = load_checkpoint(checkpoint, device=device, dtype=dtype)
     t0 = time.perf_counter()
-    rows = sample_candidates(model, processor, items, out/'candidates.jsonl', n=n, temperature=temperature, top_p=top_p,
+    rows = sample_candidates(model, processor, items, out/'candidates.jsonl', num_return_sequences=num_return_sequences, temperature=temperature, top_p=top_p,
                              seed=seed, max_new_tokens=max_new_tokens, max_retries=max_retries, min_chars=min_chars,
-                             batch_cases=batch_cases) \
+                             batch_size=batch_size) \
            if todo else [before[str(it['id'])] for it in items]
     t1 = time.perf_counter()
     scored_before = set(read_store(out/'scores.jsonl'))
@@ -362,43 +364,36 @@ def run_prefs(checkpoint, # SFT checkpoint folder (model + processor), as `mu2ll
                    scored_now=sum(r['id'] not in scored_before for r in srows), judge_calls=getattr(j, 'n_calls', None),
                    seconds=dict(sample=round(t1 - t0, 2), score=round(t2 - t1, 2)),
                    settings=dict(settings, min_gap=min_gap, pairs_per_case=pairs_per_case, dedupe=dedupe, pairing=pairing, limit=limit))
-    write_json_atomic(out/'summary.json', summary)
-    from mu2llm.eval.evaluate import write_figure
-    write_figure(summary_figure(scored, pairs, title=f'preference pairs: {out.name}'), out/'summary.html')
+    write_json_atomic(out/'prefs_summary.json', summary)
+    write_figure(summary_figure(scored, pairs, title=f'preference pairs: {out.name}'), out/'prefs_summary.html')
     return summary, out/'pairs.jsonl'
 
 # %% ../../nbs/04_train/03_prefs.ipynb #67f3fb87
-@call_parse
-def prefs_cli(checkpoint:str=None, # SFT checkpoint folder written by mu2llm_train (model + processor)
-              manifest:str=None, # prepared manifest (.jsonl) written by mu2llm_prep
-              out:str='prefs', # output folder: candidates.jsonl, scores.jsonl, pairs.jsonl, summary.json/.html (resumed if present)
-              cache:str=None, # preprocessing cache folder (default: the manifest's folder)
-              split:str='train', # manifest split to sample
-              n:int=8, # drafts per case
-              temperature:float=1.0, # sampling temperature
-              top_p:float=0.9, # nucleus sampling mass
-              seed:int=0, # run seed (each case draws with seed + a hash of its id)
-              judge:str='rule', # GREEN judge: rule | hf:PATH | openai:URL#MODEL (answers cached in OUT/judge_cache.jsonl)
-              min_gap:float=0.0, # smallest chosen - rejected score gap kept
-              pairs_per_case:int=1, # most pairs per case
-              pairing:str='extremes', # extremes (k-th best vs k-th worst, the paper's) or mean_split (random above- vs below-mean drafts)
-              max_new_tokens:int=256, # longest draft in tokens
-              max_retries:int=3, # redraw rounds for drafts with CJK characters or under 20 characters
-              batch_cases:int=1, # cases per generate call (drafts then depend on the group; 8 is about 2x faster on CPU)
-              limit:int=None, # only the first K cases of the split
-              device:str=None, # cpu, cuda, cuda:1... (default: cuda if available)
-              dtype:str=None, # float32, bfloat16 or float16 (default: float32 on CPU, bfloat16 on GPU)
-             ):
-    "Build GREEN-ranked preference pairs for DPO from an SFT checkpoint (resumable)."
-    try:
-        if not checkpoint or not manifest: raise ConfigError('give --checkpoint (an SFT model folder) and --manifest (a prepared manifest)')
-        s, path = run_prefs(checkpoint, manifest, out, cache=cache, split=split, n=n, temperature=temperature, top_p=top_p,
-                            seed=seed, judge=judge, min_gap=min_gap, pairs_per_case=pairs_per_case, pairing=pairing, max_new_tokens=max_new_tokens,
-                            max_retries=max_retries, batch_cases=batch_cases, limit=limit, device=device, dtype=dtype)
-    except Mu2LLMError as e:
-        print(f'mu2llm_prefs: {e}', file=sys.stderr); sys.exit(2)
-    print(f"mu2llm_prefs: {s['cases']} case(s) ({s['sampled_now']} sampled now, {s['resumed']} resumed, {len(s['failed'])} failed), "
-          f"{s['redrawn']} draft(s) redrawn, {s['still_invalid']} still invalid, {s['scored_now']} case(s) scored now; "
-          f"{s['pairs']} pair(s) from {s['cases_with_pairs']} case(s), dropped {s['dropped']} -> {path}")
-    for f in s['failed']: print(f"  failed {f['id']}: {f['error_type']}: {f['reason']}", file=sys.stderr)
-    if s['sampled'] == 0: sys.exit(1)
+@dataclasses.dataclass
+class PrefsSettings(ConfigMixin):
+    "The `prefs` section of a recipe (the arguments of `run_prefs` that a run fixes)."
+    split:str = 'train' # manifest split to sample
+    num_return_sequences:int = 8 # drafts per case
+    temperature:float = 1.0 # sampling temperature
+    top_p:float = 0.9 # nucleus sampling mass
+    seed:int = 0 # run seed (each case draws with `case_seed`)
+    judge:str = 'rule' # a `make_judge` spec: rule | hf:PATH | openai:URL#MODEL
+    min_gap:float = 0.0 # smallest chosen - rejected score gap kept
+    pairs_per_case:int = 1 # most pairs per case
+    pairing:str = 'extremes' # one of `PAIRINGS`
+    max_new_tokens:int = 256 # longest draft in tokens
+    max_retries:int = 3 # redraw rounds for invalid drafts
+    batch_size:int = 1 # cases per `generate` call
+    limit:int = None # only the first K cases of the split
+    device:str = None # where to load the checkpoint (default: cuda if available)
+    dtype:str = None # its dtype (default: float32 on CPU, bfloat16 on GPU)
+
+def prefs_stage(ctx) -> dict:
+    "Stage `prefs`: drafts from the SFT checkpoint for the training split, scored by the judge, paired."
+    s = PrefsSettings.from_dict(ctx.cfg)
+    _check_pairing(s.pairs_per_case, s.pairing)
+    summary, pairs = run_prefs(ctx.input('sft', 'checkpoint'), ctx.input('prep', 'manifest'), ctx.out, cache=ctx.input('prep', 'cache'),
+                               **{k: v for k, v in s.to_dict().items()})
+    keep = ('cases', 'candidates', 'redrawn', 'pairs', 'dropped', 'candidate_scores', 'gaps', 'seconds')
+    return dict(outputs=dict(pairs=pairs), figures={k: summary.get(k) for k in keep},
+                note=f"{summary['pairs']} pairs from {summary['cases']} cases; dropped: {summary['dropped']}")
