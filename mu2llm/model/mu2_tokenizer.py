@@ -89,7 +89,7 @@ class Mu2Tokenizer(nn.Module):
         self.aux['gates'] = None if gates is None else gates.detach()    # (B, S)
         return out
 
-# %% ../../nbs/02_model/07_mu2_tokenizer.ipynb #064ab4b6
+# %% ../../nbs/02_model/07_mu2_tokenizer.ipynb #f059c1ea
 PAPER_TOKENIZER = dict(in_dim=768, dim=768, out_dim=2048, text_dim=2048, n_slabs=8, n_tokens=256, n_select=1024,
                        n_queries=256, n_layers_svr=4, n_layers_tta=4, n_heads=8)
 OFFICIAL_TOKENIZER = {**PAPER_TOKENIZER, 'in_dim': 2048, 'dim': 2048}
@@ -102,10 +102,26 @@ ABLATIONS = {  # Table 2 style rows: name -> switches
     'μ² Tokenizer (+ DMTP)': dict(rpe=True, dts=True, multi_scale=True, dmtp=True),
 }
 
-def param_table(model:nn.Module, # a `Mu2Tokenizer`
-                unit:float=1e6 # divide counts by this (millions by default)
+# %% ../../nbs/02_model/07_mu2_tokenizer.ipynb #5ef7a437
+def _default_parts(module:nn.Module) -> dict[str, nn.Module]:
+    "The direct children of `module`, with a wrapped HF base model (`module.base_model`) replaced by its children."
+    base = getattr(module, 'base_model', None)
+    parts = {}
+    for name, child in module.named_children():
+        if child is base and base is not module: parts.update(child.named_children())
+        else: parts[name] = child
+    return parts
+
+def param_table(module:nn.Module, # any module: a `Mu2Tokenizer`, a `Mu2LLMForConditionalGeneration`, ...
+                unit:float=1e6, # divide counts by this (millions by default)
+                parts:list[str]|None=None # dotted submodule names to count (default: the direct children, through a wrapped base model)
                ) -> dict[str, float]:
-    "Parameter count per top-level submodule (and the total), in `unit`s."
-    t = {n: sum(p.numel() for p in m.parameters()) / unit for n, m in model.named_children()}
-    t['total'] = sum(p.numel() for p in model.parameters()) / unit
-    return t
+    "Parameters per named part and in `total`, in `unit`s; a shared (tied) tensor counts once, in the first part holding it."
+    named = _default_parts(module) if parts is None else {n: module.get_submodule(n) for n in parts}
+    seen, out = set(), {}
+    for name, part in named.items():
+        new = [p for p in part.parameters() if id(p) not in seen]
+        seen.update(map(id, new))
+        out[name] = sum(p.numel() for p in new) / unit
+    out['total'] = sum(p.numel() for p in module.parameters()) / unit
+    return out
