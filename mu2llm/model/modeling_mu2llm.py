@@ -35,7 +35,7 @@ def compact_rows(x:torch.Tensor, # (B, L, E) embeddings
     valid = torch.arange(Lp, device=x.device)[None] < n[:, None]
     return out * valid.unsqueeze(-1).to(out.dtype), valid
 
-# %% ../../nbs/02_model/10_modeling_mu2llm.ipynb #bdc05e99
+# %% ../../nbs/02_model/10_modeling_mu2llm.ipynb #c0e0a9c5
 class Mu2LLMPreTrainedModel(PreTrainedModel):
     config_class = Mu2LLMConfig
     config: Mu2LLMConfig
@@ -89,7 +89,7 @@ class Mu2LLMModel(Mu2LLMPreTrainedModel):
         x = self.projector(x)                                                        # (B·T, N, W)
         x = x.view(B, T, *x.shape[1:])                                               # (B, T, N, W)
         if txt is not None: txt = txt.to(x.dtype)
-        return self.mu2_tokenizer(x, txt, txt_mask)                                  # (B, Q, E)
+        return self.mu2_tokenizer(x, txt, txt_mask).last_hidden_state                # (B, Q, E)
 
     @property
     def projector_dtype(self): return next(self.projector.parameters()).dtype

@@ -132,7 +132,7 @@ class RelPosSelfAttention(nn.Module):
         if key_padding_mask is not None: logits = logits.masked_fill(key_padding_mask[:, None, None].bool(), float('-inf'))
         return logits.softmax(-1).nan_to_num(0.)
 
-# %% ../../nbs/02_model/02_rpe.ipynb #65593c84
+# %% ../../nbs/02_model/02_rpe.ipynb #571cfe23
 class CrossAttention(nn.Module):
     "Multi-head cross-attention from `(B, M, E)` queries to `(B, N, kv_dim)` keys/values with a key-padding mask."
     def __init__(self, dim:int, # query and output width E
@@ -148,10 +148,8 @@ class CrossAttention(nn.Module):
         self.kv = nn.Linear(self.kv_dim, 2*dim)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, q:torch.Tensor, # (B, M, E) queries
-                kv:torch.Tensor, # (B, N, kv_dim) keys/values
-                key_padding_mask:torch.Tensor=None, # (B, N) bool, True = padding
-               ) -> torch.Tensor:   # (B, M, E)
+    def _heads(self, q:torch.Tensor, kv:torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        "Per-head queries (B, H, M, Dh), keys and values (B, H, N, Dh)."
         bs, m, e = q.shape
         n = kv.shape[1]
         assert e == self.dim and kv.shape[-1] == self.kv_dim and kv.shape[0] == bs, \
@@ -159,8 +157,31 @@ class CrossAttention(nn.Module):
         hd = e // self.n_heads
         qh = self.q(q).view(bs, m, self.n_heads, hd).transpose(1, 2)            # (B, H, M, Dh)
         k, v = self.kv(kv).view(bs, n, 2, self.n_heads, hd).permute(2, 0, 3, 1, 4).unbind(0)  # 2 x (B, H, N, Dh)
+        return qh, k, v
+
+    def forward(self, q:torch.Tensor, # (B, M, E) queries
+                kv:torch.Tensor, # (B, N, kv_dim) keys/values
+                key_padding_mask:torch.Tensor|None=None, # (B, N) bool, True = padding
+               ) -> torch.Tensor:   # (B, M, E)
+        bs, m, e = q.shape
+        qh, k, v = self._heads(q, kv)
         out = attend(qh, k, v, None, key_padding_mask, self.dropout if self.training else 0.)
         out = self.proj(out.transpose(1, 2).reshape(bs, m, e))                 # (B, M, E)
         if key_padding_mask is not None:                                        # no real key: contribute nothing
             out = out.masked_fill(key_padding_mask.bool().all(1)[:, None, None], 0.)
         return out
+
+    def attention_probs(self, q:torch.Tensor, # (B, M, E) queries
+                        kv:torch.Tensor, # (B, N, kv_dim) keys/values
+                        key_padding_mask:torch.Tensor|None=None, # (B, N) bool, True = padding
+                       ) -> torch.Tensor:   # (B, H, M, N)
+        "The attention weights (explicit softmax, before dropout; zero rows for a sample with no real key)."
+        qh, k, _ = self._heads(q, kv)
+        logits = qh @ k.transpose(-1, -2) / math.sqrt(qh.shape[-1])            # (B, H, M, N)
+        empty = None
+        if key_padding_mask is not None:
+            kpm = key_padding_mask.bool()
+            empty = kpm.all(1)                                                  # (B,) samples with no real key
+            logits = logits.masked_fill((kpm & ~empty[:, None])[:, None, None], float('-inf'))
+        probs = logits.softmax(-1)
+        return probs if empty is None else probs.masked_fill(empty[:, None, None, None], 0.)
