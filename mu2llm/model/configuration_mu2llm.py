@@ -74,10 +74,11 @@ class Mu2TokenizerConfig(PreTrainedConfig):
         if self.dts_mode not in ('soft', 'gumbel_topk', 'hard_topk'):
             raise ConfigError(f"tokenizer_config.dts_mode must be 'soft', 'gumbel_topk' or 'hard_topk', not {self.dts_mode!r}")
 
-# %% ../../nbs/02_model/09_configuration_mu2llm.ipynb #11f89e8c
+# %% ../../nbs/02_model/09_configuration_mu2llm.ipynb #187ed19d
 class Mu2LLMConfig(PreTrainedConfig):
     "Configuration of `Mu2LLMModel` / `Mu2LLMForConditionalGeneration`."
     model_type = "mu2llm"
+    keys_to_ignore_at_inference = ["cache", "image_hidden_states", "tokenizer_outputs"]   # not logits: Trainer's eval skips them
     sub_configs_defaults = {"vision_config": Mu2VisionConfig, "tokenizer_config": Mu2TokenizerConfig,
                             "text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama")}
     vision_config: dict | PreTrainedConfig | None = None
