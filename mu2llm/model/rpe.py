@@ -31,7 +31,7 @@ class RelPosBias1d(nn.Module):
         idx = pos[None, :] - pos[:, None] + self.max_len - 1    # (n, n): j - i shifted to >= 0
         return self.table[:, idx]                               # (H, n, n)
 
-# %% ../../nbs/02_model/02_rpe.ipynb #5946eaf7
+# %% ../../nbs/02_model/02_rpe.ipynb #e495aee9
 def grid_offsets_index(grid:tuple # (d, h, w) token grid; tokens are flattened d-major, then h, then w
                       ) -> torch.Tensor:
     "Index `(N, N)` into a `(2d-1)(2h-1)(2w-1)` table of 3-D offsets `(Δd, Δh, Δw)` for a flattened grid."
@@ -54,18 +54,18 @@ class RelPosBias3d(nn.Module):
         self.table = nn.Parameter(torch.zeros(n_heads, (2*d - 1)*(2*h - 1)*(2*w - 1)))
         self.register_buffer('idx', grid_offsets_index(self.grid), persistent=False)
 
-    def forward(self, n:int=None # sequence length; must equal d*h*w
+    def forward(self, n:int|None=None # sequence length; must equal d*h*w
                ) -> torch.Tensor:
         if n is not None and n != self.n_tokens:
             raise ConfigError(f"RelPosBias3d: got {n} tokens but the grid {self.grid} has {self.n_tokens}")
         return self.table[:, self.idx]                          # (H, N, N)
 
-# %% ../../nbs/02_model/02_rpe.ipynb #0bb85478
+# %% ../../nbs/02_model/02_rpe.ipynb #b0f435ed
 def attend(q:torch.Tensor, # (B, H, M, Dh) queries
            k:torch.Tensor, # (B, H, N, Dh) keys
            v:torch.Tensor, # (B, H, N, Dh) values
-           bias:torch.Tensor=None, # (H, M, N) additive logit bias, or None
-           key_padding_mask:torch.Tensor=None, # (B, N) bool, True = padding, or None
+           bias:torch.Tensor|None=None, # (H, M, N) additive logit bias, or None
+           key_padding_mask:torch.Tensor|None=None, # (B, N) bool, True = padding, or None
            dropout:float=0., # attention dropout probability (pass 0 in eval)
           ) -> torch.Tensor:
     "Scaled dot-product attention with an additive bias and a key-padding mask; never returns NaN."
@@ -84,7 +84,7 @@ def attend(q:torch.Tensor, # (B, H, M, Dh) queries
     if empty is not None and empty.any(): out = out.masked_fill(empty[:, None, None, None], 0.)
     return out
 
-# %% ../../nbs/02_model/02_rpe.ipynb #89430353
+# %% ../../nbs/02_model/02_rpe.ipynb #44999033
 class RelPosSelfAttention(nn.Module):
     "Multi-head self-attention with an optional learned 1-D or 3-D relative-position bias."
     def __init__(self, dim:int, # token width E
@@ -110,7 +110,7 @@ class RelPosSelfAttention(nn.Module):
         return qkv.permute(2, 0, 3, 1, 4).unbind(0)                          # 3 x (B, H, N, Dh)
 
     def forward(self, x:torch.Tensor, # (B, N, E) tokens
-                key_padding_mask:torch.Tensor=None, # (B, N) bool, True = padding
+                key_padding_mask:torch.Tensor|None=None, # (B, N) bool, True = padding
                ) -> torch.Tensor:   # (B, N, E)
         bs, n, e = x.shape
         assert e == self.dim, f"expected width {self.dim}, got {e}"
@@ -122,7 +122,7 @@ class RelPosSelfAttention(nn.Module):
 
     @torch.no_grad()
     def attention_probs(self, x:torch.Tensor, # (B, N, E) tokens
-                        key_padding_mask:torch.Tensor=None, # (B, N) bool, True = padding
+                        key_padding_mask:torch.Tensor|None=None, # (B, N) bool, True = padding
                        ) -> torch.Tensor:   # (B, H, N, N)
         "The attention weights (explicit softmax), for inspection and plots."
         q, k, v = self._qkv(x)
