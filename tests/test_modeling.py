@@ -49,7 +49,8 @@ def test_paper_preset_builds_on_meta_device_without_downloads():
         import os, json, torch
         os.environ['HF_HUB_OFFLINE'] = '1'
         from mu2llm.model.configuration_mu2llm import Mu2LLMConfig
-        from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration, param_table
+        from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration
+        from mu2llm.model.mu2_tokenizer import param_table
         with torch.device('meta'): m = Mu2LLMForConditionalGeneration(Mu2LLMConfig.preset('paper'))
         print(json.dumps(param_table(m)))
     ''')

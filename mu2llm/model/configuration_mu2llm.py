@@ -74,10 +74,11 @@ class Mu2TokenizerConfig(PreTrainedConfig):
         if self.dts_mode not in ('soft', 'gumbel_topk', 'hard_topk'):
             raise ConfigError(f"tokenizer_config.dts_mode must be 'soft', 'gumbel_topk' or 'hard_topk', not {self.dts_mode!r}")
 
-# %% ../../nbs/02_model/09_configuration_mu2llm.ipynb #feaf947e
+# %% ../../nbs/02_model/09_configuration_mu2llm.ipynb #187ed19d
 class Mu2LLMConfig(PreTrainedConfig):
     "Configuration of `Mu2LLMModel` / `Mu2LLMForConditionalGeneration`."
     model_type = "mu2llm"
+    keys_to_ignore_at_inference = ["cache", "image_hidden_states", "tokenizer_outputs"]   # not logits: Trainer's eval skips them
     sub_configs_defaults = {"vision_config": Mu2VisionConfig, "tokenizer_config": Mu2TokenizerConfig,
                             "text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama")}
     vision_config: dict | PreTrainedConfig | None = None
@@ -100,7 +101,31 @@ class Mu2LLMConfig(PreTrainedConfig):
         "Width the μ² Tokenizer works at."
         return self.tokenizer_config.hidden_size or self.text_config.hidden_size
 
-# %% ../../nbs/02_model/09_configuration_mu2llm.ipynb #040def30
+    @classmethod
+    def preset(cls, name:str, # 'paper', 'demo' or 'tiny' (a key of `PRESETS`)
+               tokenizer=None, # a tokenizer with an `<image>` token: sets vocab size, special ids and `image_token_id`
+               llm:str=None, # LLM config source: local path or cached hub name (default: the preset's random Llama shape)
+               vision:dict=None, # overrides for `vision_config`
+               tokenizer_config:dict=None, # overrides for `tokenizer_config`
+               **kwargs # other `Mu2LLMConfig` fields
+              ) -> Mu2LLMConfig:
+        "Build the named preset of `PRESETS`."
+        if name not in PRESETS: raise ConfigError(f'unknown preset {name!r}; choose one of {sorted(PRESETS)}')
+        p = PRESETS[name]
+        if llm is not None: text = AutoConfig.from_pretrained(llm)
+        else:
+            from mu2llm.model.llm import tiny_llama_config
+            text = tiny_llama_config(tokenizer, size=p['llm'])
+        if tokenizer is not None:
+            img = tokenizer.convert_tokens_to_ids('<image>')
+            if img is None or img == tokenizer.unk_token_id:
+                raise ConfigError('the tokenizer has no <image> token: use Mu2LLMProcessor.from_tokenizer(...) to add it')
+            if len(tokenizer) > text.vocab_size: text.vocab_size = len(tokenizer)
+            kwargs.setdefault('image_token_id', img)
+        return cls(vision_config={**p['vision'], **(vision or {})},
+                   tokenizer_config={**p['tokenizer'], **(tokenizer_config or {})}, text_config=text, **kwargs)
+
+# %% ../../nbs/02_model/09_configuration_mu2llm.ipynb #0ea5740c
 PRESETS = {
     'paper': dict(vision=dict(slab_size=(32, 256, 256), n_slabs=8, patch_size=(4, 16, 16), hidden_size=768, mlp_dim=3072,
                               num_layers=12, num_heads=12),
@@ -115,30 +140,6 @@ PRESETS = {
                  tokenizer=dict(hidden_size=32, n_select=8, n_queries=4, n_layers_svr=1, n_layers_tta=1, n_heads=2),
                  llm='tiny'),
 }
-
-def _preset(cls, name:str, # 'paper', 'demo' or 'tiny'
-            tokenizer=None, # a tokenizer with an `<image>` token: sets vocab size, special ids and `image_token_id`
-            llm:str=None, # LLM config source: local path or cached hub name (default: the preset's random Llama shape)
-            vision:dict=None, # overrides for `vision_config`
-            tokenizer_config:dict=None, # overrides for `tokenizer_config`
-            **kwargs):
-    "Build the named preset."
-    if name not in PRESETS: raise ConfigError(f'unknown preset {name!r}; choose one of {sorted(PRESETS)}')
-    p = PRESETS[name]
-    if llm is not None: text = AutoConfig.from_pretrained(llm)
-    else:
-        from mu2llm.model.llm import tiny_llama_config
-        text = tiny_llama_config(tokenizer, size=p['llm'])
-    if tokenizer is not None:
-        img = tokenizer.convert_tokens_to_ids('<image>')
-        if img is None or img == tokenizer.unk_token_id:
-            raise ConfigError('the tokenizer has no <image> token: use Mu2LLMProcessor.from_tokenizer(...) to add it')
-        if len(tokenizer) > text.vocab_size: text.vocab_size = len(tokenizer)
-        kwargs.setdefault('image_token_id', img)
-    return cls(vision_config={**p['vision'], **(vision or {})},
-               tokenizer_config={**p['tokenizer'], **(tokenizer_config or {})}, text_config=text, **kwargs)
-
-Mu2LLMConfig.preset = classmethod(_preset)
 
 # %% ../../nbs/02_model/09_configuration_mu2llm.ipynb #a6970e9d
 def check_config(cfg:Mu2LLMConfig):

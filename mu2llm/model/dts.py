@@ -13,7 +13,7 @@ from ..core.errors import Mu2LLMError, ConfigError, ShapeError, check_shape
 # %% auto #0
 __all__ = ['DTS_MODES', 'TokenSelector', 'selection_sources']
 
-# %% ../../nbs/02_model/04_dts.ipynb #4a9b47ee
+# %% ../../nbs/02_model/04_dts.ipynb #507ddafc
 DTS_MODES = ('soft', 'gumbel_topk', 'hard_topk')
 
 class TokenSelector(nn.Module):
@@ -32,7 +32,7 @@ class TokenSelector(nn.Module):
     def extra_repr(self): return f'dim={self.dim}, n_select={self.n_select}, mode={self.mode!r}, tau={self.tau}'
 
     def forward(self, x:torch.Tensor # (B, N, E) tokens
-               ) -> tuple[torch.Tensor, dict]:
+               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]: # (B, K, E); 'weights' (B, K, N), top-K modes also 'indices' (B, K), 'scores' (B, N)
         check_shape(x, (None, None, self.dim), f'TokenSelector({self.mode}) input x', '(B, N, E)')
         B, N, E = x.shape
         K = self.n_select

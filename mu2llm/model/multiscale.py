@@ -28,7 +28,7 @@ def spatial_kernel(grid:tuple, # (D, H, W) token grid
         size[ax] //= 2; k[ax] *= 2
     return tuple(k)
 
-# %% ../../nbs/02_model/05_multiscale.ipynb #7f5c112d
+# %% ../../nbs/02_model/05_multiscale.ipynb #309cb613
 class MultiScalePool(nn.Module):
     "Average-pool K tokens at several scales and concatenate, optionally gated per sample by DMTP."
     def __init__(self, dim:int, # token width E
@@ -64,7 +64,7 @@ class MultiScalePool(nn.Module):
         return F.avg_pool1d(x.transpose(1, 2), s).transpose(1, 2)           # (B, K/s, E)
 
     def forward(self, x:torch.Tensor # (B, K, E) tokens
-               ) -> tuple[torch.Tensor, torch.Tensor|None]:
+               ) -> tuple[torch.Tensor, torch.Tensor|None]: # (B, Σ K/s, E) tokens, (B, S) gates or None
         check_shape(x, (None, None, self.dim), 'MultiScalePool input x', '(B, K, E)')
         K = x.shape[1]
         if self.spatial and K != math.prod(self.grid):

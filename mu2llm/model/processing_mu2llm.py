@@ -17,7 +17,7 @@ from ..data.preprocess import PreprocessConfig, preprocess_ct
 # %% auto #0
 __all__ = ['DEFAULT_QUESTION', 'Mu2LLMProcessor', 'register_processor']
 
-# %% ../../nbs/02_model/11_processing_mu2llm.ipynb #f114efd9
+# %% ../../nbs/02_model/11_processing_mu2llm.ipynb #48ebb329
 DEFAULT_QUESTION = 'Write the radiology report for this CT scan.'
 
 class Mu2LLMProcessor(ProcessorMixin):
@@ -36,76 +36,84 @@ class Mu2LLMProcessor(ProcessorMixin):
             raise ConfigError(f'the tokenizer has no {image_token!r} token: build the processor with Mu2LLMProcessor.from_tokenizer')
         self.image_token_id = tokenizer.convert_tokens_to_ids(image_token) if tokenizer is not None else None
 
+    @classmethod
+    def from_tokenizer(cls, tokenizer, # tokenizer object, or a local path / cached hub name
+                       preprocess_config=None, # `PreprocessConfig`, preset name, or dict
+                       num_image_tokens:int=256, # placeholders per `<image>`
+                       image_token:str='<image>', # the placeholder token, added if missing
+                       **kwargs # passed to the constructor
+                      ) -> Mu2LLMProcessor:
+        "Build a processor around an LLM tokenizer, adding `<image>` (and a pad token) if needed."
+        if isinstance(tokenizer, (str, Path)): tokenizer = AutoTokenizer.from_pretrained(tokenizer)
+        if isinstance(preprocess_config, str): preprocess_config = PreprocessConfig.preset(preprocess_config)
+        if tokenizer.convert_tokens_to_ids(image_token) in (None, tokenizer.unk_token_id):
+            tokenizer.add_special_tokens({'additional_special_tokens': [image_token]})
+        if tokenizer.pad_token is None: tokenizer.add_special_tokens({'pad_token': '<|pad|>'})
+        tokenizer.padding_side = 'left'
+        return cls(tokenizer, preprocess_config=preprocess_config, num_image_tokens=num_image_tokens, image_token=image_token, **kwargs)
+
     @property
-    def prep(self) -> PreprocessConfig: return PreprocessConfig.from_dict(self.preprocess_config)
+    def prep(self) -> PreprocessConfig:
+        "The preprocessing config, as a `PreprocessConfig`."
+        return PreprocessConfig.from_dict(self.preprocess_config)
 
-# %% ../../nbs/02_model/11_processing_mu2llm.ipynb #1edbc602
-def _from_tokenizer(cls, tokenizer, # tokenizer object, or a local path / cached hub name
-                    preprocess_config=None, # `PreprocessConfig`, preset name, or dict
-                    num_image_tokens:int=256, image_token:str='<image>', **kwargs):
-    "Build a processor around an LLM tokenizer, adding `<image>` (and a pad token) if needed."
-    if isinstance(tokenizer, (str, Path)): tokenizer = AutoTokenizer.from_pretrained(tokenizer)
-    if isinstance(preprocess_config, str): preprocess_config = PreprocessConfig.preset(preprocess_config)
-    if tokenizer.convert_tokens_to_ids(image_token) in (None, tokenizer.unk_token_id):
-        tokenizer.add_special_tokens({'additional_special_tokens': [image_token]})
-    if tokenizer.pad_token is None: tokenizer.add_special_tokens({'pad_token': '<|pad|>'})
-    tokenizer.padding_side = 'left'
-    return cls(tokenizer, preprocess_config=preprocess_config, num_image_tokens=num_image_tokens, image_token=image_token, **kwargs)
+    def messages(self, question:str=None, # the question; None = `DEFAULT_QUESTION`
+                 report:str=None # the assistant's answer, if any
+                ) -> list[dict]:
+        "Chat messages for one case: `<image>` + question, then the report if given."
+        msgs = [{'role': 'user', 'content': f'{self.image_token}\n{question or DEFAULT_QUESTION}'}]
+        if report is not None: msgs.append({'role': 'assistant', 'content': report})
+        return msgs
 
-Mu2LLMProcessor.from_tokenizer = classmethod(_from_tokenizer)
+    def prompt(self, question:str=None # the question; None = `DEFAULT_QUESTION`
+              ) -> str:
+        "The rendered generation prompt for `question`."
+        return self.tokenizer.apply_chat_template(self.messages(question), tokenize=False, add_generation_prompt=True,
+                                                  chat_template=self.chat_template)
 
-# %% ../../nbs/02_model/11_processing_mu2llm.ipynb #654a690b
-def _messages(self, question:str=None, report:str=None) -> list[dict]:
-    "Chat messages for one case: `<image>` + question, then the report if given."
-    msgs = [{'role': 'user', 'content': f'{self.image_token}\n{question or DEFAULT_QUESTION}'}]
-    if report is not None: msgs.append({'role': 'assistant', 'content': report})
-    return msgs
+    def expand_image_tokens(self, text:str # a prompt holding `<image>`
+                           ) -> str:
+        "Replace each `<image>` by `num_image_tokens` placeholders."
+        return text.replace(self.image_token, self.image_token * self.num_image_tokens)
 
-def _prompt(self, question:str=None) -> str:
-    "The rendered generation prompt for `question`."
-    return self.tokenizer.apply_chat_template(self.messages(question), tokenize=False, add_generation_prompt=True,
-                                              chat_template=self.chat_template)
+    def load_volume(self, src # a path (NIfTI file or DICOM folder), a `CTVolume`, or a preprocessed tensor
+                   ) -> torch.Tensor:
+        "Preprocess one volume (path, `CTVolume` or preprocessed tensor) to the config's layout."
+        cfg = self.prep
+        if isinstance(src, (str, Path)): src = read_ct(src)
+        if isinstance(src, CTVolume): return preprocess_ct(src, cfg)
+        x = torch.as_tensor(src)
+        if tuple(x.shape) != tuple(cfg.output_shape):
+            raise ValueError(f'a preprocessed volume must have shape {tuple(cfg.output_shape)}, got {tuple(x.shape)}')
+        return x
 
-def _expand(self, text:str) -> str:
-    "Replace each `<image>` by `num_image_tokens` placeholders."
-    return text.replace(self.image_token, self.image_token * self.num_image_tokens)
+    def __call__(self, text=None, # prompt string(s) holding `<image>`, or None for the default question
+                 volumes=None, # one or a list of: path, `CTVolume`, preprocessed tensor
+                 padding=True, # passed to the tokenizer
+                 return_tensors='pt', # passed to the tokenizer
+                 **kwargs # passed to the tokenizer
+                ) -> BatchFeature:
+        "Tokenise prompts (expanding `<image>`) and preprocess volumes into one batch."
+        if volumes is not None and not isinstance(volumes, (list, tuple)): volumes = [volumes]
+        if text is None: text = [self.prompt()] * (len(volumes) if volumes else 1)
+        if isinstance(text, str): text = [text]
+        n_img = [t.count(self.image_token) for t in text]
+        if volumes is not None and (len(volumes) != len(text) or any(n != 1 for n in n_img)):
+            raise ValueError(f'each prompt needs exactly one {self.image_token} and one volume: got {len(text)} prompts with '
+                             f'{n_img} placeholders and {len(volumes)} volumes')
+        enc = self.tokenizer([self.expand_image_tokens(t) for t in text], padding=padding, return_tensors=return_tensors,
+                             add_special_tokens=False, **kwargs)
+        data = dict(enc)
+        if volumes is not None: data['pixel_values'] = torch.stack([self.load_volume(v) for v in volumes])
+        return BatchFeature(data=data)
 
-Mu2LLMProcessor.messages, Mu2LLMProcessor.prompt, Mu2LLMProcessor.expand_image_tokens = _messages, _prompt, _expand
+    def batch_decode(self, *args, **kwargs) -> list[str]:
+        "The tokenizer's `batch_decode`."
+        return self.tokenizer.batch_decode(*args, **kwargs)
 
-# %% ../../nbs/02_model/11_processing_mu2llm.ipynb #4ba378c1
-def _load_volume(self, src) -> torch.Tensor:
-    "Preprocess one volume (path, `CTVolume` or preprocessed tensor) to the config's layout."
-    cfg = self.prep
-    if isinstance(src, (str, Path)): src = read_ct(src)
-    if isinstance(src, CTVolume): return preprocess_ct(src, cfg)
-    x = torch.as_tensor(src)
-    if tuple(x.shape) != tuple(cfg.output_shape):
-        raise ValueError(f'a preprocessed volume must have shape {tuple(cfg.output_shape)}, got {tuple(x.shape)}')
-    return x
-
-Mu2LLMProcessor.load_volume = _load_volume
-
-# %% ../../nbs/02_model/11_processing_mu2llm.ipynb #2678f5e9
-def _call(self, text=None, # prompt string(s) holding `<image>`, or None for the default question
-          volumes=None, # one or a list of: path, `CTVolume`, preprocessed tensor
-          padding=True, return_tensors='pt', **kwargs) -> BatchFeature:
-    "Tokenise prompts (expanding `<image>`) and preprocess volumes into one batch."
-    if volumes is not None and not isinstance(volumes, (list, tuple)): volumes = [volumes]
-    if text is None: text = [self.prompt()] * (len(volumes) if volumes else 1)
-    if isinstance(text, str): text = [text]
-    n_img = [t.count(self.image_token) for t in text]
-    if volumes is not None and (len(volumes) != len(text) or any(n != 1 for n in n_img)):
-        raise ValueError(f'each prompt needs exactly one {self.image_token} and one volume: got {len(text)} prompts with '
-                         f'{n_img} placeholders and {len(volumes)} volumes')
-    enc = self.tokenizer([self.expand_image_tokens(t) for t in text], padding=padding, return_tensors=return_tensors,
-                         add_special_tokens=False, **kwargs)
-    data = dict(enc)
-    if volumes is not None: data['pixel_values'] = torch.stack([self.load_volume(v) for v in volumes])
-    return BatchFeature(data=data)
-
-Mu2LLMProcessor.__call__ = _call
-Mu2LLMProcessor.batch_decode = lambda self, *a, **k: self.tokenizer.batch_decode(*a, **k)
-Mu2LLMProcessor.decode = lambda self, *a, **k: self.tokenizer.decode(*a, **k)
+    def decode(self, *args, **kwargs) -> str:
+        "The tokenizer's `decode`."
+        return self.tokenizer.decode(*args, **kwargs)
 
 # %% ../../nbs/02_model/11_processing_mu2llm.ipynb #ffee7b97
 def register_processor():

@@ -31,7 +31,7 @@ class RelPosBias1d(nn.Module):
         idx = pos[None, :] - pos[:, None] + self.max_len - 1    # (n, n): j - i shifted to >= 0
         return self.table[:, idx]                               # (H, n, n)
 
-# %% ../../nbs/02_model/02_rpe.ipynb #5946eaf7
+# %% ../../nbs/02_model/02_rpe.ipynb #e495aee9
 def grid_offsets_index(grid:tuple # (d, h, w) token grid; tokens are flattened d-major, then h, then w
                       ) -> torch.Tensor:
     "Index `(N, N)` into a `(2d-1)(2h-1)(2w-1)` table of 3-D offsets `(Δd, Δh, Δw)` for a flattened grid."
@@ -54,18 +54,18 @@ class RelPosBias3d(nn.Module):
         self.table = nn.Parameter(torch.zeros(n_heads, (2*d - 1)*(2*h - 1)*(2*w - 1)))
         self.register_buffer('idx', grid_offsets_index(self.grid), persistent=False)
 
-    def forward(self, n:int=None # sequence length; must equal d*h*w
+    def forward(self, n:int|None=None # sequence length; must equal d*h*w
                ) -> torch.Tensor:
         if n is not None and n != self.n_tokens:
             raise ConfigError(f"RelPosBias3d: got {n} tokens but the grid {self.grid} has {self.n_tokens}")
         return self.table[:, self.idx]                          # (H, N, N)
 
-# %% ../../nbs/02_model/02_rpe.ipynb #0bb85478
+# %% ../../nbs/02_model/02_rpe.ipynb #b0f435ed
 def attend(q:torch.Tensor, # (B, H, M, Dh) queries
            k:torch.Tensor, # (B, H, N, Dh) keys
            v:torch.Tensor, # (B, H, N, Dh) values
-           bias:torch.Tensor=None, # (H, M, N) additive logit bias, or None
-           key_padding_mask:torch.Tensor=None, # (B, N) bool, True = padding, or None
+           bias:torch.Tensor|None=None, # (H, M, N) additive logit bias, or None
+           key_padding_mask:torch.Tensor|None=None, # (B, N) bool, True = padding, or None
            dropout:float=0., # attention dropout probability (pass 0 in eval)
           ) -> torch.Tensor:
     "Scaled dot-product attention with an additive bias and a key-padding mask; never returns NaN."
@@ -84,7 +84,7 @@ def attend(q:torch.Tensor, # (B, H, M, Dh) queries
     if empty is not None and empty.any(): out = out.masked_fill(empty[:, None, None, None], 0.)
     return out
 
-# %% ../../nbs/02_model/02_rpe.ipynb #89430353
+# %% ../../nbs/02_model/02_rpe.ipynb #44999033
 class RelPosSelfAttention(nn.Module):
     "Multi-head self-attention with an optional learned 1-D or 3-D relative-position bias."
     def __init__(self, dim:int, # token width E
@@ -110,7 +110,7 @@ class RelPosSelfAttention(nn.Module):
         return qkv.permute(2, 0, 3, 1, 4).unbind(0)                          # 3 x (B, H, N, Dh)
 
     def forward(self, x:torch.Tensor, # (B, N, E) tokens
-                key_padding_mask:torch.Tensor=None, # (B, N) bool, True = padding
+                key_padding_mask:torch.Tensor|None=None, # (B, N) bool, True = padding
                ) -> torch.Tensor:   # (B, N, E)
         bs, n, e = x.shape
         assert e == self.dim, f"expected width {self.dim}, got {e}"
@@ -122,7 +122,7 @@ class RelPosSelfAttention(nn.Module):
 
     @torch.no_grad()
     def attention_probs(self, x:torch.Tensor, # (B, N, E) tokens
-                        key_padding_mask:torch.Tensor=None, # (B, N) bool, True = padding
+                        key_padding_mask:torch.Tensor|None=None, # (B, N) bool, True = padding
                        ) -> torch.Tensor:   # (B, H, N, N)
         "The attention weights (explicit softmax), for inspection and plots."
         q, k, v = self._qkv(x)
@@ -132,7 +132,7 @@ class RelPosSelfAttention(nn.Module):
         if key_padding_mask is not None: logits = logits.masked_fill(key_padding_mask[:, None, None].bool(), float('-inf'))
         return logits.softmax(-1).nan_to_num(0.)
 
-# %% ../../nbs/02_model/02_rpe.ipynb #65593c84
+# %% ../../nbs/02_model/02_rpe.ipynb #571cfe23
 class CrossAttention(nn.Module):
     "Multi-head cross-attention from `(B, M, E)` queries to `(B, N, kv_dim)` keys/values with a key-padding mask."
     def __init__(self, dim:int, # query and output width E
@@ -148,10 +148,8 @@ class CrossAttention(nn.Module):
         self.kv = nn.Linear(self.kv_dim, 2*dim)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, q:torch.Tensor, # (B, M, E) queries
-                kv:torch.Tensor, # (B, N, kv_dim) keys/values
-                key_padding_mask:torch.Tensor=None, # (B, N) bool, True = padding
-               ) -> torch.Tensor:   # (B, M, E)
+    def _heads(self, q:torch.Tensor, kv:torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        "Per-head queries (B, H, M, Dh), keys and values (B, H, N, Dh)."
         bs, m, e = q.shape
         n = kv.shape[1]
         assert e == self.dim and kv.shape[-1] == self.kv_dim and kv.shape[0] == bs, \
@@ -159,8 +157,31 @@ class CrossAttention(nn.Module):
         hd = e // self.n_heads
         qh = self.q(q).view(bs, m, self.n_heads, hd).transpose(1, 2)            # (B, H, M, Dh)
         k, v = self.kv(kv).view(bs, n, 2, self.n_heads, hd).permute(2, 0, 3, 1, 4).unbind(0)  # 2 x (B, H, N, Dh)
+        return qh, k, v
+
+    def forward(self, q:torch.Tensor, # (B, M, E) queries
+                kv:torch.Tensor, # (B, N, kv_dim) keys/values
+                key_padding_mask:torch.Tensor|None=None, # (B, N) bool, True = padding
+               ) -> torch.Tensor:   # (B, M, E)
+        bs, m, e = q.shape
+        qh, k, v = self._heads(q, kv)
         out = attend(qh, k, v, None, key_padding_mask, self.dropout if self.training else 0.)
         out = self.proj(out.transpose(1, 2).reshape(bs, m, e))                 # (B, M, E)
         if key_padding_mask is not None:                                        # no real key: contribute nothing
             out = out.masked_fill(key_padding_mask.bool().all(1)[:, None, None], 0.)
         return out
+
+    def attention_probs(self, q:torch.Tensor, # (B, M, E) queries
+                        kv:torch.Tensor, # (B, N, kv_dim) keys/values
+                        key_padding_mask:torch.Tensor|None=None, # (B, N) bool, True = padding
+                       ) -> torch.Tensor:   # (B, H, M, N)
+        "The attention weights (explicit softmax, before dropout; zero rows for a sample with no real key)."
+        qh, k, _ = self._heads(q, kv)
+        logits = qh @ k.transpose(-1, -2) / math.sqrt(qh.shape[-1])            # (B, H, M, N)
+        empty = None
+        if key_padding_mask is not None:
+            kpm = key_padding_mask.bool()
+            empty = kpm.all(1)                                                  # (B,) samples with no real key
+            logits = logits.masked_fill((kpm & ~empty[:, None])[:, None, None], float('-inf'))
+        probs = logits.softmax(-1)
+        return probs if empty is None else probs.masked_fill(empty[:, None, None, None], 0.)

@@ -27,7 +27,7 @@ def trim_text(txt:torch.Tensor|None, # (B, L, C) text embeddings, or None
     if keep.all(): return txt, (~real if not real.all() else None)
     return txt[:, keep], ~real[:, keep]                                  # (B, L', C), (B, L')
 
-# %% ../../nbs/02_model/06_tta.ipynb #fc902125
+# %% ../../nbs/02_model/06_tta.ipynb #800cca93
 class TTALayer(nn.Module):
     "One TTA layer: query self-attention (RPE) → cross-attention to visual tokens → cross-attention to text; pre-norm residuals."
     def __init__(self, dim:int, # query width
@@ -42,7 +42,11 @@ class TTALayer(nn.Module):
         self.vis_attn = CrossAttention(dim, n_heads, dropout=dropout)
         self.txt_attn = CrossAttention(dim, n_heads, dropout=dropout)
 
-    def forward(self, q, vis, txt=None, kpm=None):
+    def forward(self, q:torch.Tensor, # (B, Q, E) queries
+                vis:torch.Tensor, # (B, M, E) visual tokens
+                txt:torch.Tensor|None=None, # (B, L, E) projected text embeddings, or None
+                kpm:torch.Tensor|None=None # (B, L) text key-padding mask, True = pad
+               ) -> torch.Tensor:          # (B, Q, E)
         q = q + self.self_attn(self.norm_q(q))                           # (B, Q, E)
         q = q + self.vis_attn(self.norm_v(q), vis)                       # (B, Q, E)
         if txt is not None: q = q + self.txt_attn(self.norm_t(q), txt, kpm)
@@ -67,9 +71,10 @@ class TextGuidedAggregator(nn.Module):
         self.agg_attn = CrossAttention(dim, n_heads, dropout=dropout)
 
     def forward(self, vis:torch.Tensor, # (B, M, dim) visual tokens
-                txt:torch.Tensor=None, # (B, L, text_dim) prompt embeddings, or None
-                txt_mask:torch.Tensor=None # (B, L) True = real token; None = all real
-               ) -> torch.Tensor:          # (B, Q, dim)
+                txt:torch.Tensor|None=None, # (B, L, text_dim) prompt embeddings, or None
+                txt_mask:torch.Tensor|None=None, # (B, L) True = real token; None = all real
+                output_attentions:bool=False # also return the final aggregation's attention maps
+               ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]: # (B, Q, dim), and (B, H, Q, M) with `output_attentions`
         check_shape(vis, (None, None, self.dim), 'TextGuidedAggregator visual tokens vis', '(B, M, dim)')
         B = vis.shape[0]
         if txt is not None: check_shape(txt, (B, None, self.text_dim), 'TextGuidedAggregator text txt', '(B, L, text_dim)')
@@ -77,5 +82,6 @@ class TextGuidedAggregator(nn.Module):
         if txt is not None: txt = self.txt_proj(txt)                     # (B, L', dim)
         q = self.queries.expand(B, -1, -1)                               # (B, Q, dim)
         for layer in self.layers: q = layer(q, vis, txt, kpm)
-        q = q + self.agg_attn(self.norm_agg(q), vis)                     # final aggregation onto the visual tokens
-        return self.norm_out(q)
+        h = self.norm_agg(q)
+        q = self.norm_out(q + self.agg_attn(h, vis))                     # final aggregation onto the visual tokens
+        return (q, self.agg_attn.attention_probs(h, vis)) if output_attentions else q
