@@ -14,7 +14,7 @@ def test_readme_tables_up_to_date():
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
 
 
-def test_readme_check_catches_a_stale_figure(tmp_path, monkeypatch):
+def test_readme_check_catches_a_stale_figure():
     "A figure edited by hand in the README (not in a results file) is reported."
     sys.path.insert(0, str(ROOT/'tools'))
     try: import readme_tables
