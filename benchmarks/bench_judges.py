@@ -7,7 +7,7 @@ and the parse-only rate for comparison; target: >= 200 pairs/s cold.
 """
 import csv, os, time
 
-from mu2llm.core.base import CTRATE_LABELS, shared_data_dir
+from mu2llm.core.base import shared_data_dir
 
 
 def main(n=1000):

@@ -9,8 +9,7 @@ import numpy as np
 
 os.environ.setdefault('MU2LLM_NO_PROGRESS', '1')
 from mu2llm.core.base import shared_data_dir
-from mu2llm.score.metrics import (compute_metrics, u2_bleu, u2_bleu1_mistaken, tokenize, ensure_wordnet,
-                                  resolve_bertscore)
+from mu2llm.score.metrics import (compute_metrics, u2_bleu, u2_bleu1_mistaken, tokenize, ensure_wordnet)
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
 sd = shared_data_dir()

@@ -10,7 +10,7 @@ to interpolation detail, not bit for bit. A second comparison without the spacin
 mu2llm with `target_spacing=None`) checks that the rest is the same computation. Prints seconds per volume, the
 ratio, and the differences between outputs.
 """
-import argparse, os, sys, tempfile, time
+import argparse, os, tempfile, time
 from pathlib import Path
 
 import numpy as np

@@ -73,7 +73,7 @@ def main():
         if r.returncode: sys.exit(f'{name} failed:\n{r.stderr[-3000:]}')
         rows.append((name, json.loads(r.stdout.strip().splitlines()[-1])))
     base = rows[0][1]
-    print(f"| setting | trainable (M) | steps/s | x speed | peak RSS (MB) | growth during training (MB) |")
+    print("| setting | trainable (M) | steps/s | x speed | peak RSS (MB) | growth during training (MB) |")
     print('|---|---|---|---|---|---|')
     for name, d in rows:
         print(f"| {name} | {d['trainable_m']:.2f} | {d['steps_per_s']:.2f} | {d['steps_per_s'] / base['steps_per_s']:.2f} | "

@@ -11,7 +11,7 @@ At the paper's token counts (batch 1, T=8 slabs x 256 tokens in, 256 out, a 768-
 * `ours`: our default (width 768 inside, projected to 2048 at the end; prompt masked and trimmed to its real
   tokens);
 * `ours_unmasked`: our width with the full 768 prompt positions, to separate the two levers;
-* `llm`: one forward pass of a random-initialised 1B-class Llama (`tiny_llama_config(size='1b')`: 16 layers,
+* `llm`: one forward pass of a random-initialised 1B-class Llama (`llm_config(preset_name='paper')`: 16 layers,
   width 2048) over 512 tokens.
 
 Forward times use `torch.no_grad()`; forward+backward times back-propagate a linear read-out of the output
@@ -70,9 +70,9 @@ def run_case(case, reps, real, threads):
     res = {'case': case}
     if case == 'llm':
         from transformers import AutoModelForCausalLM
-        from mu2llm.model.llm import tiny_llama_config
+        from mu2llm.model.llm import llm_config
         t0 = time.perf_counter()
-        lm = AutoModelForCausalLM.from_config(tiny_llama_config(size='1b')).eval()
+        lm = AutoModelForCausalLM.from_config(llm_config(preset_name='paper')).eval()
         res['build_s'] = time.perf_counter() - t0
         res['params_M'] = sum(p.numel() for p in lm.parameters()) / 1e6
         ids = torch.randint(0, lm.config.vocab_size, (1, 512))

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from mu2llm.augment.runner import AugmentStore, augment, augmented_rows, mix_rows, report_hash
-from mu2llm.cli.commands import augment as augment_cli
+from mu2llm.augment.runner import AugmentStore, augment, augmented_rows, mix_rows
+from mu2llm.cli.commands import mu2llm_augment as augment_cli
 from mu2llm.augment.backends import HFBackend, LoopbackChatServer, OpenAIChatBackend, Reply, user_text
 from mu2llm.data.manifest import ManifestRow, read_manifest, write_manifest
 
@@ -115,9 +115,9 @@ def test_rpm_limit_spaces_requests(tmp_path):
 def test_hf_backend_tiny_random_model(tmp_path):
     import torch
     from transformers import LlamaForCausalLM
-    from mu2llm.model.llm import offline_tokenizer, tiny_llama_config
+    from mu2llm.model.llm import offline_tokenizer, llm_config
     tok = offline_tokenizer(); torch.manual_seed(0)
-    LlamaForCausalLM(tiny_llama_config(tok)).save_pretrained(tmp_path/'lm'); tok.save_pretrained(tmp_path/'lm')
+    LlamaForCausalLM(llm_config(tok)).save_pretrained(tmp_path/'lm'); tok.save_pretrained(tmp_path/'lm')
     rows = make_rows(5)
     s = augment(rows, 'rewrite', HFBackend(tmp_path/'lm', batch_size=2, max_new_tokens=12), tmp_path/'s.jsonl')
     st = s.stages['rewrite']

@@ -1,14 +1,10 @@
 """`mu2llm_prep` and the cache: bad inputs recorded while others succeed, no work on a second run,
 kill-and-resume never trusts a half-written entry, config changes give new keys."""
-import gzip
-import json
 import os
 import signal
 import shutil
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch

@@ -1,6 +1,6 @@
 """The demo pipeline end to end at the `tiny` size (toy data generator, few steps): the files it writes, the table it
 prints, and that a scored table is consistent with the predictions on disk."""
-import json, os
+import json
 from collections import Counter
 from pathlib import Path
 

@@ -218,7 +218,8 @@ def test_dpo_lora_saves_adapter_and_merged_model(sft_run, tmp_path):
                   pairs, man, cache, out)
     assert s['mode'] == 'lora' and s['global_step'] == 3
     assert (out/'adapter'/'adapter_config.json').exists()
-    merged = Mu2LLMForConditionalGeneration.from_pretrained(out)
+    merged = Mu2LLMForConditionalGeneration.from_pretrained(out)                  # the merged model loads as a plain μ²LLM
+    assert not any('lora' in k for k in merged.state_dict())
     a, init = _weights(out), _weights(sft)
     assert a.keys() == init.keys()
     assert max((a[k] - init[k]).abs().max().item() for k in a) > 1e-4       # adapters (merged) changed the LLM

@@ -1,5 +1,5 @@
 """`mu2llm_eval` end to end in a subprocess, on real report text with bad rows; bootstrap CI properties."""
-import csv, json, os, shutil, subprocess, sys
+import csv, json, os, shutil, subprocess
 
 import numpy as np
 import pytest

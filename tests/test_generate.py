@@ -1,7 +1,6 @@
 """`mu2llm_generate` as a command: a tiny saved checkpoint, a folder with a broken scan, a DICOM folder, a manifest,
 determinism of greedy and seeded sampling across separate processes."""
-import json, os, subprocess, sys
-from pathlib import Path
+import os, subprocess
 
 import pytest
 
@@ -15,8 +14,8 @@ OPTIONS = ('--out', '--question', '--split', '--batch_size', '--max_new_tokens',
 
 def _call(*args, **kw):
     "Run `mu2llm_generate` in this process (cheaper than a subprocess); returns the exit status."
-    from mu2llm.cli.commands import generate
-    try: generate(*map(str, args), **kw); return 0
+    from mu2llm.cli.commands import mu2llm_generate
+    try: mu2llm_generate(*map(str, args), **kw); return 0
     except SystemExit as e: return e.code
 
 

@@ -1,8 +1,7 @@
 """Judges: OpenAI-compatible HTTP judge against a real local server with scripted faults, the cache's
 kill-and-resume, the HF judge's plumbing with a tiny random model, and the rule judge's ranking on real reports."""
-import http.server, json, os, signal, socketserver, subprocess, sys, textwrap, threading, time
+import http.server, json, signal, socketserver, subprocess, sys, textwrap, threading, time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -146,9 +145,9 @@ def test_cache_resumes_after_kill(tmp_path):
 def test_hf_judge_loads_by_path_and_flags_random_output(tmp_path):
     import torch
     from transformers import LlamaForCausalLM
-    from mu2llm.model.llm import offline_tokenizer, tiny_llama_config
+    from mu2llm.model.llm import offline_tokenizer, llm_config
     tok = offline_tokenizer(); torch.manual_seed(1)
-    LlamaForCausalLM(tiny_llama_config(tok)).save_pretrained(tmp_path/'m'); tok.save_pretrained(tmp_path/'m')
+    LlamaForCausalLM(llm_config(tok)).save_pretrained(tmp_path/'m'); tok.save_pretrained(tmp_path/'m')
     j = make_judge(f'hf:{tmp_path/"m"}', batch_size=3, max_new_tokens=6)
     pairs = [('Cardiomegaly.', 'Cardiomegaly.'), ('Small left pleural effusion.', 'No effusion.'), ('A', 'B'), ('C', 'D')]
     outs = j.judge(pairs)

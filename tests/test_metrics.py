@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mu2llm.score.metrics import (compute_metrics, tokenize, u2_bleu, u2_bleu1_mistaken, ensure_wordnet,
-                                  resolve_bertscore, minilm_path, bleu_stats, bleu_from_stats)
+                                  resolve_bertscore, minilm_path)
 
 
 def _reports(shared_data, n):

@@ -62,8 +62,8 @@ def test_llm_config_from_local_path(tmp_path):
     "The paper's LLM is reached by local path: a saved (tiny) Llama folder stands in for Llama-3.2-1B-Instruct."
     from transformers import LlamaConfig
     from mu2llm.model.configuration_mu2llm import Mu2LLMConfig
-    from mu2llm.model.llm import offline_tokenizer, tiny_llama_config
+    from mu2llm.model.llm import offline_tokenizer, llm_config
     tok = offline_tokenizer()
-    tiny_llama_config(tok, hidden_size=96).save_pretrained(tmp_path/'llm')
+    llm_config(tok, hidden_size=96).save_pretrained(tmp_path/'llm')
     cfg = Mu2LLMConfig.preset('tiny', tokenizer=tok, llm=str(tmp_path/'llm'))
     assert isinstance(cfg.text_config, LlamaConfig) and cfg.text_config.hidden_size == 96

@@ -6,7 +6,7 @@ import torch
 
 from mu2llm.core.errors import Mu2LLMError, ConfigError
 from mu2llm.core.errors import ShapeError
-from mu2llm.model.dts import TokenSelector, DTS_MODES
+from mu2llm.model.dts import TokenSelector
 from mu2llm.model.mu2_tokenizer import Mu2Tokenizer, Mu2TokenizerOutput, ABLATIONS, OFFICIAL_TOKENIZER, PAPER_TOKENIZER, param_table
 
 TINY = dict(in_dim=24, dim=16, out_dim=32, text_dim=20, n_slabs=2, n_tokens=16, n_select=16, n_queries=8,

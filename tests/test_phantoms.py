@@ -5,7 +5,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mu2llm.core.base import PHANTOM_FINDINGS
 from mu2llm.data.anatomy import LABELS, ORGANS, lobe_of
 from mu2llm.data.findings import PREVALENCE, sample_findings
 from mu2llm.data.phantoms import generate_phantoms, make_case, make_counterfactual, write_case, _case_seed

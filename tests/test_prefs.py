@@ -1,9 +1,8 @@
 """`mu2llm_prefs` as a command: SIGKILL mid-run then resume (no case sampled or scored twice, no truncated line, same pairs
 as an uninterrupted run), scoring resumed after a crash, a bad volume recorded, settings mismatch refused."""
-import json, os, re, signal, subprocess, sys, time
+import json, os, signal, subprocess, time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from _helpers import cli, cli_env, save_tiny_checkpoint
@@ -143,7 +142,7 @@ class _Counting:
 
 
 def test_scoring_resumes_after_a_crash_without_rescoring(tmp_path):
-    from mu2llm.train.prefs import score_candidates, read_store
+    from mu2llm.train.prefs import score_candidates
     from mu2llm.score.judges import CachedJudge
     rows = [dict(id=f'c{i}', status='ok', reference=REFS[0], candidates=[f'Draft {i}.{j}: the lungs are clear here.' for j in range(3)],
                  invalid=[2] if i == 1 else []) for i in range(5)]
@@ -162,7 +161,7 @@ def test_scoring_resumes_after_a_crash_without_rescoring(tmp_path):
 
 def _call(data, out, **kw):
     "Run `mu2llm_prefs` in this process (cheaper than a subprocess); returns the exit status."
-    from mu2llm.cli.commands import prefs
+    from mu2llm.cli.commands import mu2llm_prefs as prefs
     root, man = data
     args = dict(checkpoint=str(root/'ckpt'), manifest=str(man), out=str(out), num_return_sequences=3, max_new_tokens=8, seed=3)
     try: prefs(**{**args, **kw}); return 0

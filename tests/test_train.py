@@ -173,7 +173,7 @@ def test_shipped_recipes_and_accelerate_configs():
 
 
 def test_align_trains_only_projector_and_tokenizer_then_full_starts_from_it(data, tmp_path):
-    from mu2llm.train.launch import build_model, build_processor, load_recipe, train
+    from mu2llm.train.launch import build_model, load_recipe, train
     from mu2llm.model.processing_mu2llm import Mu2LLMProcessor
     man, cache = data
     os.environ['MU2LLM_NO_PROGRESS'] = '1'
@@ -219,11 +219,11 @@ def test_encoder_stage_trains_only_the_vit_then_sft_keeps_it_frozen(data, tmp_pa
 def test_llm_weights_load_from_a_local_folder(tmp_path):
     from transformers import LlamaForCausalLM
     from mu2llm.train.sft import SFTRecipe
-    from mu2llm.model.llm import offline_tokenizer, tiny_llama_config
+    from mu2llm.model.llm import offline_tokenizer, llm_config
     from mu2llm.train.launch import build_model, build_processor
     tok = offline_tokenizer()
     tok.save_pretrained(tmp_path/'llm')
-    lm = LlamaForCausalLM(tiny_llama_config(tok, 'tiny')); lm.save_pretrained(tmp_path/'llm')
+    lm = LlamaForCausalLM(llm_config(tok, 'tiny')); lm.save_pretrained(tmp_path/'llm')
     r = SFTRecipe.preset_named('tiny', llm=str(tmp_path/'llm'))
     m = build_model(r, build_processor(r))
     assert torch.equal(m.model.language_model.layers[1].self_attn.q_proj.weight, lm.model.layers[1].self_attn.q_proj.weight)

@@ -7,8 +7,9 @@ from __future__ import annotations
 import functools, json, re
 from dataclasses import dataclass
 
-from ..core.base import CTRATE_LABELS, PHANTOM_FINDINGS
+from ..core.base import PHANTOM_FINDINGS
 from ..core.files import obj_hash
+from ..score.labeller import extract_findings, label_findings
 
 # %% auto #0
 __all__ = ['REWRITE', 'QA_TYPES', 'QA', 'REASON_QUESTIONS', 'REASON_ANSWERS', 'REASON_REFINE', 'REASON_NARRATIVE', 'TEMPLATES',
@@ -181,7 +182,6 @@ def _f(s:str) -> float: return round(float(s.replace(',', '.')), 2)
 @functools.lru_cache(maxsize=8192)
 def text_facts(text:str) -> TextFacts:
     "The `TextFacts` of a report or answer."
-    from mu2llm.score.labeller import label_findings
     sizes, rest = set(), text
     for m in _SIZE.finditer(text):
         k = 10.0 if m.group(4).lower().startswith('c') else 1.0
@@ -211,7 +211,6 @@ def check_rewrite(original:str, # the source report
 # %% ../../nbs/06_augment/00_prompts.ipynb #949b57b3
 def _presence_target(item:dict) -> tuple|None:
     "('label', name) or ('phantom', name) of the single finding a presence question is about, else None."
-    from mu2llm.score.labeller import extract_findings, label_findings
     for txt in (str(item.get('question') or ''), str(item.get('finding') or '')):
         labs = [k for k, v in label_findings(txt).items() if v]
         if len(labs) == 1: return 'label', labs[0]
@@ -229,7 +228,6 @@ def check_qa(report:str, # the source report
              item # one element of the model's "qa" list
             ) -> str|None:
     "None if the QA pair is well formed and supported by `report`, else the reason it is rejected."
-    from mu2llm.score.labeller import extract_findings, label_findings
     if not isinstance(item, dict): return 'malformed_item'
     q, a = item.get('question'), item.get('answer')
     if not isinstance(q, str) or not q.strip() or item.get('type') not in QA_TYPES: return 'malformed_item'

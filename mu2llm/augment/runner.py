@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 
-from ..core.errors import ConfigError, Mu2LLMError
+from ..core.errors import ConfigError
 from ..core.base import get_logger, progress
-from ..core.files import obj_hash, write_json_atomic
+from ..core.files import obj_hash
 from ..data.manifest import ManifestRow, read_manifest, write_manifest
 from .prompts import (QA, QA_TYPES, REASON_ANSWERS, REASON_NARRATIVE, REASON_QUESTIONS, REASON_REFINE,
                                     REWRITE, PromptTemplate, check_narrative, check_qa, check_rewrite, is_english,
                                     is_refusal, parse_json)
-from .backends import Backend, CallableBackend, HFBackend, OpenAIChatBackend
+from .backends import Backend, HFBackend, OpenAIChatBackend
 
 # %% auto #0
 __all__ = ['DEFAULT_N', 'AUGMENT_TASKS', 'REASONING_QUESTION', 'store_key', 'AugmentStore', 'judge_rewrites', 'judge_qa',

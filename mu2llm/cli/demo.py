@@ -4,7 +4,7 @@
 
 # %% ../../nbs/08_cli/00_demo.ipynb #499de58f
 from __future__ import annotations
-import json, os, time
+import json, time
 from pathlib import Path
 
 from ..core.presets import Recipe

@@ -17,7 +17,7 @@ from .files import _json_default, write_json_atomic
 
 # %% auto #0
 __all__ = ['CTRATE_LABELS', 'PHANTOM_FINDINGS', 'SIZE_BINS_MM', 'set_seed', 'get_logger', 'progress_enabled', 'progress',
-           'spawn_pool', 'ConfigMixin', 'size_bin', 'shared_data_dir']
+           'spawn_pool', 'ConfigMixin', 'size_bin', 'shared_data_dir', 'package_versions']
 
 # %% ../../nbs/00_core/01_base.ipynb #7207af78
 def set_seed(seed:int, # seed for python, numpy and torch
@@ -122,3 +122,13 @@ def shared_data_dir() -> Path|None:
     cands += [p/'shared'/'data' for p in [here, *here.parents][:4]]
     cands += [Path(__file__).resolve().parents[3]/'shared'/'data'] if '__file__' in globals() else []
     return next((c for c in cands if c.is_dir()), None)
+
+def package_versions(names:tuple=('mu2llm', 'torch', 'transformers', 'trl', 'peft', 'monai', 'numpy') # distribution names
+                    ) -> dict:
+    "Installed versions of the packages a result depends on (None when absent): stored with every result."
+    from importlib.metadata import version, PackageNotFoundError
+    out = {}
+    for n in names:
+        try: out[n] = version(n)
+        except PackageNotFoundError: out[n] = None
+    return out

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/00_core/03_presets.ipynb #82a48b3b
 from __future__ import annotations
-import copy, difflib, json
+import copy, difflib
 from pathlib import Path
 
 from .errors import ConfigError

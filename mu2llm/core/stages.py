@@ -8,14 +8,13 @@ import dataclasses, datetime, importlib, json, os, shutil, time
 from pathlib import Path
 from typing import Callable
 
-from .base import get_logger
-from .errors import ConfigError, Mu2LLMError
+from .base import get_logger, package_versions
+from .errors import ConfigError
 from .files import obj_hash, write_json_atomic
 from .presets import Recipe, SECTIONS, suggest
 
 # %% auto #0
-__all__ = ['STAGES', 'StageSpec', 'register_stage', 'get_stage', 'StageContext', 'read_summary', 'package_versions', 'run_stage',
-           'run_pipeline']
+__all__ = ['STAGES', 'StageSpec', 'register_stage', 'get_stage', 'StageContext', 'read_summary', 'run_stage', 'run_pipeline']
 
 # %% ../../nbs/00_core/04_stages.ipynb #14d85a6a
 @dataclasses.dataclass
@@ -135,14 +134,6 @@ def read_summary(folder # a stage folder
     s['outputs'] = _resolve_outputs(s, Path(folder))
     return s
 
-def package_versions(names:tuple=('mu2llm', 'torch', 'transformers', 'trl', 'peft', 'monai', 'numpy')) -> dict:
-    "Installed versions of the packages a result depends on (None when absent)."
-    from importlib.metadata import version, PackageNotFoundError
-    out = {}
-    for n in names:
-        try: out[n] = version(n)
-        except PackageNotFoundError: out[n] = None
-    return out
 
 # %% ../../nbs/00_core/04_stages.ipynb #7c8f105d
 def _fingerprint(spec:StageSpec, recipe:Recipe, upstream:dict) -> str:

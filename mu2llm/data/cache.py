@@ -4,16 +4,16 @@
 
 # %% ../../nbs/01_data/07_cache.ipynb #564bf21a
 from __future__ import annotations
-import dataclasses, json, os, time
+import dataclasses, json, time
 from concurrent.futures import as_completed
 from pathlib import Path
 
 import numpy as np
 
-from ..core.errors import Mu2LLMError, FileError, CTReadError, PreprocessError, ManifestError, ConfigError
+from ..core.errors import Mu2LLMError, FileError, CTReadError, PreprocessError, ConfigError
 from ..core.files import atomic_write, write_json_atomic, append_jsonl, read_jsonl, file_sha256, obj_hash
 from ..core.base import progress, get_logger, spawn_pool
-from .manifest import ManifestRow, read_manifest, write_manifest
+from .manifest import read_manifest, write_manifest
 from .. import __version__
 from ..core.presets import suggest
 from .ct_io import read_ct

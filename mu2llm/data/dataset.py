@@ -6,12 +6,11 @@
 from __future__ import annotations
 import json
 from pathlib import Path
-from typing import Iterable
 
 import torch
 from torch.utils.data import Dataset
 
-from ..core.errors import FileError, ConfigError, ManifestError
+from ..core.errors import FileError, ConfigError
 from .manifest import ManifestRow, read_manifest
 from .cache import VolumeCache, cache_key, config_hash
 

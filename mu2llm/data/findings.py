@@ -9,7 +9,7 @@ import numpy as np
 
 from ..core.base import PHANTOM_FINDINGS
 from ..core.errors import ConfigError
-from .anatomy import (ORGANS, LABELS, _Grid, _ellipsoid, _tube, _blur, _landmarks, lobe_of, render_anatomy)
+from .anatomy import (ORGANS, LABELS, _Grid, _ellipsoid, _blur, _landmarks, lobe_of, render_anatomy)
 
 # %% auto #0
 __all__ = ['PREVALENCE', 'LOBES', 'STATIONS', 'draw_finding', 'sample_findings', 'render_case']

@@ -405,7 +405,7 @@ def find_scans(src, # NIfTI file, DICOM file or folder, folder of scans, or mani
     if not p.exists(): raise FileError(p, 'not found: give a NIfTI file, a DICOM folder, a folder of scans or a manifest (.jsonl)')
     if p.is_file() and p.name.endswith('.jsonl'):
         rows = [r for r in read_manifest(p) if split is None or r.split == split]
-        if not rows: raise FileError(p, f'no manifest rows' + (f' with split {split!r}' if split else ''))
+        if not rows: raise FileError(p, 'no manifest rows' + (f' with split {split!r}' if split else ''))
         vqa = lambda r: r.task == 'vqa'
         return [dict(id=r.id, volume=str(r.volume_path()), source=str(r.volume_path()), question=r.question if vqa(r) else None,
                      reference=r.answer if vqa(r) else r.report) for r in rows]

@@ -4,18 +4,18 @@
 
 # %% ../../nbs/01_data/05_phantoms.ipynb #df9574ab
 from __future__ import annotations
-import dataclasses, json, os, shutil, time
+import dataclasses, json, os, shutil
 from pathlib import Path
 
 import numpy as np
 
-from ..core.base import ConfigMixin, PHANTOM_FINDINGS, progress, spawn_pool
+from ..core.base import ConfigMixin, progress, spawn_pool
 from ..core.errors import ConfigError
 from ..core.files import write_json_atomic, write_text_atomic
 from .ct_io import write_nifti, write_dicom_series
 from .manifest import read_manifest, write_manifest
-from .anatomy import SIZES, LABELS, _Grid, _check_size, sample_anatomy
-from .findings import PREVALENCE, LOBES, _frng, _absent, draw_finding, sample_findings, render_case
+from .anatomy import LABELS, _Grid, _check_size, sample_anatomy
+from .findings import LOBES, _frng, _absent, draw_finding, sample_findings, render_case
 from .wording import REPORT_STYLES, phantom_report
 
 # %% auto #0

@@ -9,17 +9,19 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from fastcore.script import call_parse, store_true
 
-from ..core.errors import ConfigError, FileError, Mu2LLMError
-from ..core.files import append_jsonl, atomic_write, file_sha256, write_json_atomic, write_text_atomic
-from ..core.base import get_logger, progress, CTRATE_LABELS
-from ..score.metrics import compute_metrics, expand_metrics, package_versions, METRIC_GROUPS
+from ..core.errors import FileError
+from ..core.files import atomic_write, file_sha256, write_json_atomic, write_text_atomic
+from ..core.base import progress
+from ..score.metrics import compute_metrics, expand_metrics, METRIC_PACKAGES
+from ..core.base import package_versions
 from ..viz.figures import write_figure
+from ..score.judges import make_judge
+from ..score.labeller import label_findings, ce_metrics
+from ..score.green import GREEN_MAX_WORDS
 
 # %% auto #0
-__all__ = ['TABLE_COLUMNS', 'GREEN_ERRORS', 'read_records', 'join_cases', 'bootstrap_ci', 'table_md', 'make_figures', 'evaluate',
-           'eval_cli']
+__all__ = ['TABLE_COLUMNS', 'GREEN_ERRORS', 'read_records', 'join_cases', 'bootstrap_ci', 'table_md', 'make_figures', 'evaluate']
 
 # %% ../../nbs/05_eval/00_evaluate.ipynb #e0f5de5b
 def read_records(path, # JSONL file: one object per line with `id` and `report` (or `reference`)
@@ -144,7 +146,6 @@ GREEN_ERRORS = ['(a) false finding', '(b) missing finding', '(c) wrong location'
                 '(e) extra comparison', '(f) missing comparison']
 
 def _judge_cases(cases, spec, out):
-    from mu2llm.score.judges import make_judge
     judge = make_judge(spec, cache=Path(out)/'judge_cache.jsonl')
     todo = [c for c in cases if c['scorable'] and 'empty_prediction' not in c['flags']]
     for c in cases:
@@ -163,7 +164,6 @@ def _judge_cases(cases, spec, out):
     return judge.identity, dict(n_judged=len(todo), n_unscored=sum(c.get('green') is None for c in todo), mean_sig_errors=mean_err)
 
 def _label_cases(cases):
-    from mu2llm.score.labeller import label_findings, ce_metrics
     sc = [c for c in cases if c['scorable']]
     pl, rl = [], []
     for c in progress(sc, desc='CE labels'):
@@ -189,7 +189,6 @@ def evaluate(preds, # predictions JSONL (id, report[, prompt, settings])
     t0, out = time.time(), Path(out); out.mkdir(parents=True, exist_ok=True)
     groups = expand_metrics(metrics)
     P, pprob = read_records(preds); R, rprob = read_records(refs)
-    from mu2llm.score.green import GREEN_MAX_WORDS
     cases = join_cases(P, R, GREEN_MAX_WORDS if judge else None)
     sc = [c for c in cases if c['scorable']]
     rep = compute_metrics([c['prediction'] for c in sc], [c['reference'] for c in sc], groups, protocol,
@@ -203,7 +202,7 @@ def evaluate(preds, # predictions JSONL (id, report[, prompt, settings])
     ci = {k: bootstrap_ci([c.get(k) for c in sc], n_boot, seed) for k in keys} if n_boot else {}
     flag_counts = Counter(f.split(' (')[0] for c in cases for f in c['flags'])
     summary = dict(name=name or Path(preds).stem, protocol=rep.protocol, judge=judge_id,
-                   packages=package_versions(), n_cases=len(cases), n_scored=len(sc), means=means,
+                   packages=package_versions(METRIC_PACKAGES), n_cases=len(cases), n_scored=len(sc), means=means,
                    corpus=dict(rep.corpus, **({'green': means['green']} if judge else {})),
                    ci=ci, bootstrap=dict(n=n_boot, seed=seed, method='percentile', level=0.95) if n_boot else None,
                    green=green, ce=ce, flags=dict(flag_counts), input_problems=pprob + rprob,
@@ -217,28 +216,3 @@ def evaluate(preds, # predictions JSONL (id, report[, prompt, settings])
     write_json_atomic(out/'summary.json', summary)
     write_text_atomic(out/'table.md', table_md({summary['name']: summary}))
     return summary
-
-# %% ../../nbs/05_eval/00_evaluate.ipynb #fd299b75
-@call_parse
-def eval_cli(preds:str=None, # predictions JSONL: rows {id, report[, prompt, settings]} (required)
-             refs:str=None, # references JSONL or mu2llm manifest: rows {id, report} (required)
-             out:str=None, # output folder (required)
-             metrics:str='bleu,rouge,meteor,bertscore', # comma-separated: bleu, rouge, meteor, bertscore, bertscore_minilm
-             protocol:str='u2', # u2 (the paper's per-report protocol) or corpus
-             judge:str=None, # GREEN judge: rule | hf:PATH | openai:URL#MODEL (default: no GREEN)
-             bootstrap:int=1000, # bootstrap resamples for 95% CIs (0 = none)
-             seed:int=0, # bootstrap seed
-             labels:store_true=False, # also compute CT-RATE label CE metrics
-             bertscore_model:str=None, # local roberta-large folder (never downloaded)
-             name:str=None # method name in table.md
-            ):
-    "Evaluate generated radiology reports against references; write cases.jsonl, summary.json, table.md, figures/."
-    import sys
-    miss = [f'--{k}' for k, v in dict(preds=preds, refs=refs, out=out).items() if not v]
-    if miss: print(f"mu2llm_eval: missing {', '.join(miss)} (see --help)", file=sys.stderr); sys.exit(2)
-    try:
-        s = evaluate(preds, refs, out, metrics, protocol, judge, bootstrap, seed, labels, bertscore_model, name)
-    except Mu2LLMError as e:
-        print(f'mu2llm_eval: {e}', file=sys.stderr); sys.exit(2)
-    print(Path(out, 'table.md').read_text())
-    print(f"{s['n_scored']}/{s['n_cases']} cases scored; flags: {s['flags'] or 'none'}; wrote {out}")

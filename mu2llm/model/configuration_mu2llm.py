@@ -8,9 +8,12 @@ from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
 from ..core.errors import ConfigError
+from ..core.presets import preset
+from .llm import llm_config
+from .auto import register_config
 
 # %% auto #0
-__all__ = ['PRESETS', 'Mu2VisionConfig', 'Mu2TokenizerConfig', 'Mu2LLMConfig', 'check_config', 'register_config']
+__all__ = ['Mu2VisionConfig', 'Mu2TokenizerConfig', 'Mu2LLMConfig', 'check_config']
 
 # %% ../../nbs/02_model/09_configuration_mu2llm.ipynb #c78c0b39
 class Mu2VisionConfig(PreTrainedConfig):
@@ -102,44 +105,25 @@ class Mu2LLMConfig(PreTrainedConfig):
         return self.tokenizer_config.hidden_size or self.text_config.hidden_size
 
     @classmethod
-    def preset(cls, name:str, # 'paper', 'demo' or 'tiny' (a key of `PRESETS`)
+    def preset(cls, name:str, # a preset of `core.presets` ('paper', 'demo', 'tiny')
                tokenizer=None, # a tokenizer with an `<image>` token: sets vocab size, special ids and `image_token_id`
                llm:str=None, # LLM config source: local path or cached hub name (default: the preset's random Llama shape)
                vision:dict=None, # overrides for `vision_config`
                tokenizer_config:dict=None, # overrides for `tokenizer_config`
+               llm_shape:dict=None, # overrides for the random Llama's shape (when `llm` is None)
                **kwargs # other `Mu2LLMConfig` fields
               ) -> Mu2LLMConfig:
-        "Build the named preset of `PRESETS`."
-        if name not in PRESETS: raise ConfigError(f'unknown preset {name!r}; choose one of {sorted(PRESETS)}')
-        p = PRESETS[name]
-        if llm is not None: text = AutoConfig.from_pretrained(llm)
-        else:
-            from mu2llm.model.llm import tiny_llama_config
-            text = tiny_llama_config(tokenizer, size=p['llm'])
+        "The named preset's model (its `vision`, `tokenizer` and `llm` sections of `core.presets`), with overrides."
+        p = preset(name)
+        text = AutoConfig.from_pretrained(llm) if llm is not None else llm_config(tokenizer, name, **(llm_shape or {}))
         if tokenizer is not None:
             img = tokenizer.convert_tokens_to_ids('<image>')
             if img is None or img == tokenizer.unk_token_id:
                 raise ConfigError('the tokenizer has no <image> token: use Mu2LLMProcessor.from_tokenizer(...) to add it')
             if len(tokenizer) > text.vocab_size: text.vocab_size = len(tokenizer)
             kwargs.setdefault('image_token_id', img)
-        return cls(vision_config={**p['vision'], **(vision or {})},
-                   tokenizer_config={**p['tokenizer'], **(tokenizer_config or {})}, text_config=text, **kwargs)
-
-# %% ../../nbs/02_model/09_configuration_mu2llm.ipynb #0ea5740c
-PRESETS = {
-    'paper': dict(vision=dict(slab_size=(32, 256, 256), n_slabs=8, patch_size=(4, 16, 16), hidden_size=768, mlp_dim=3072,
-                              num_layers=12, num_heads=12),
-                  tokenizer=dict(hidden_size=768, n_select=1024, n_queries=256, n_layers_svr=4, n_layers_tta=4, n_heads=8),
-                  llm='1b'),
-    'demo': dict(vision=dict(in_channels=2, slab_size=(16, 48, 48), n_slabs=2, patch_size=(4, 8, 8), pool=(1, 2, 2),
-                             hidden_size=192, mlp_dim=384, num_layers=4, num_heads=4),
-                 tokenizer=dict(hidden_size=192, n_select=64, n_queries=32, n_layers_svr=1, n_layers_tta=2, n_heads=4),
-                 llm='demo'),
-    'tiny': dict(vision=dict(slab_size=(8, 32, 32), n_slabs=2, patch_size=(4, 8, 8), hidden_size=32, mlp_dim=64,
-                             num_layers=1, num_heads=2),
-                 tokenizer=dict(hidden_size=32, n_select=8, n_queries=4, n_layers_svr=1, n_layers_tta=1, n_heads=2),
-                 llm='tiny'),
-}
+        return cls(vision_config={**p.get('vision', {}), **(vision or {})},
+                   tokenizer_config={**p.get('tokenizer', {}), **(tokenizer_config or {})}, text_config=text, **kwargs)
 
 # %% ../../nbs/02_model/09_configuration_mu2llm.ipynb #a6970e9d
 def check_config(cfg:Mu2LLMConfig):
@@ -159,10 +143,4 @@ def check_config(cfg:Mu2LLMConfig):
     return cfg
 
 # %% ../../nbs/02_model/09_configuration_mu2llm.ipynb #e05caeb1
-def register_config():
-    "Register the configs with `AutoConfig` (idempotent)."
-    for cls in (Mu2VisionConfig, Mu2TokenizerConfig, Mu2LLMConfig):
-        try: AutoConfig.register(cls.model_type, cls)
-        except ValueError: pass  # already registered
-
 register_config()

@@ -6,9 +6,8 @@
 from __future__ import annotations
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from ..core.errors import Mu2LLMError, ConfigError, ShapeError, check_shape
+from ..core.errors import ConfigError, ShapeError, check_shape
 
 # %% auto #0
 __all__ = ['DTS_MODES', 'TokenSelector', 'selection_sources']

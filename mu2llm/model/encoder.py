@@ -6,11 +6,10 @@
 from __future__ import annotations
 from pathlib import Path
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 from monai.networks.nets import ViT
-from ..core.errors import FileError, ConfigError, WeightsError
+from ..core.errors import ConfigError, WeightsError
 from ..core.base import get_logger
 
 # %% auto #0

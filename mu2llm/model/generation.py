@@ -4,19 +4,20 @@
 
 # %% ../../nbs/02_model/13_generation.ipynb #d48445cb
 from __future__ import annotations
-import json, sys, time
+import time
 from pathlib import Path
 
 import torch
-from fastcore.script import call_parse
 
 from ..core.errors import Mu2LLMError, FileError, ConfigError
 from ..core.base import set_seed, progress
 from ..core.files import append_jsonl, write_text_atomic
-from ..data.manifest import find_scans, scan_item
+from ..data.manifest import scan_item
+from .modeling_mu2llm import Mu2LLMForConditionalGeneration
+from .processing_mu2llm import Mu2LLMProcessor
 
 # %% auto #0
-__all__ = ['END_OF_TURN', 'stop_token_ids', 'gen_settings', 'generate_reports', 'load_checkpoint', 'generate_cli']
+__all__ = ['END_OF_TURN', 'stop_token_ids', 'gen_settings', 'generate_reports', 'load_checkpoint']
 
 # %% ../../nbs/02_model/13_generation.ipynb #b44b221f
 END_OF_TURN = ('<|eot|>', '<|eot_id|>', '<|im_end|>', '<end_of_turn>', '<|end|>')
@@ -115,8 +116,6 @@ def load_checkpoint(checkpoint, # folder with config.json + safetensors + proces
                     dtype:str=None # 'float32', 'bfloat16', 'float16' (default: float32 on CPU, bfloat16 on GPU)
                    ) -> tuple:
     "(model, processor) from a `save_pretrained` checkpoint folder, model in eval mode."
-    from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration
-    from mu2llm.model.processing_mu2llm import Mu2LLMProcessor
     p = Path(checkpoint)
     if not p.is_dir(): raise FileError(p, 'checkpoint folder not found (give the --out folder of mu2llm_train)')
     if not (p/'config.json').exists(): raise FileError(p, 'no config.json: not a save_pretrained model folder')
@@ -127,38 +126,3 @@ def load_checkpoint(checkpoint, # folder with config.json + safetensors + proces
     dt = getattr(torch, dtype) if dtype else (torch.bfloat16 if str(device).startswith('cuda') else torch.float32)
     model = Mu2LLMForConditionalGeneration.from_pretrained(p, dtype=dt).to(device).eval()
     return model, Mu2LLMProcessor.from_pretrained(p)
-
-# %% ../../nbs/02_model/13_generation.ipynb #af1ac25f
-@call_parse
-def generate_cli(checkpoint:str, # checkpoint folder written by mu2llm_train (model + processor)
-                 input:str, # a .nii/.nii.gz file, a DICOM folder, a folder of scans, or a manifest (.jsonl)
-                 out:str='preds.jsonl', # output JSONL, one line per case (overwritten)
-                 question:str=None, # question to ask (default: the report question the model was trained with)
-                 split:str=None, # manifest input: only rows of this split (train, val, test)
-                 batch_size:int=4, # cases per generate call
-                 max_new_tokens:int=256, # longest report in tokens
-                 sample:bool=False, # sample instead of greedy decoding
-                 temperature:float=1.0, # sampling temperature (with --sample)
-                 top_p:float=1.0, # nucleus sampling mass (with --sample)
-                 seed:int=0, # sampling seed (with --sample); batch i uses seed + i
-                 num_return_sequences:int=1, # candidates per case (with --sample)
-                 blank_volume:bool=False, # replace every volume by zeros (control: does the model read the image?)
-                 device:str=None, # cpu, cuda, cuda:1... (default: cuda if available)
-                 dtype:str=None, # float32, bfloat16 or float16 (default: float32 on CPU, bfloat16 on GPU)
-                ):
-    "Generate radiology reports for CT scans with a trained μ²LLM checkpoint."
-    try:
-        settings = gen_settings(max_new_tokens, sample, temperature, top_p, seed, num_return_sequences, batch_size)
-        items = find_scans(input, split=split)
-        model, proc = load_checkpoint(checkpoint, device=device, dtype=dtype)
-    except Mu2LLMError as e:
-        print(f'mu2llm_generate: {e}', file=sys.stderr); sys.exit(2)
-    recs = generate_reports(model, proc, items, question=question, batch_size=batch_size, max_new_tokens=max_new_tokens,
-                            sample=sample, temperature=temperature, top_p=top_p, seed=seed,
-                            num_return_sequences=num_return_sequences, blank_volume=blank_volume, out=out,
-                            checkpoint=str(Path(checkpoint).resolve()))
-    n_ok = sum(r['status'] == 'ok' for r in recs)
-    print(f'mu2llm_generate: {n_ok} report(s), {len(recs) - n_ok} failed, {settings["decoding"]} decoding -> {out}')
-    for r in recs:
-        if r['status'] != 'ok': print(f"  failed {r['id']}: {r['error_type']}: {r['reason']}", file=sys.stderr)
-    if n_ok == 0: sys.exit(1)

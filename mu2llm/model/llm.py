@@ -6,8 +6,10 @@
 from __future__ import annotations
 import functools
 
+from ..core.presets import preset
+
 # %% auto #0
-__all__ = ['CORPUS', 'SPECIAL', 'CHAT_TEMPLATE', 'LLM_SIZES', 'offline_tokenizer', 'tiny_llama_config']
+__all__ = ['CORPUS', 'SPECIAL', 'CHAT_TEMPLATE', 'offline_tokenizer', 'llm_config']
 
 # %% ../../nbs/02_model/08_llm.ipynb #51a42528
 CORPUS = """The lungs are clear. No pleural effusion or pneumothorax. Heart size is normal.
@@ -62,23 +64,17 @@ def offline_tokenizer(texts:list[str]=None, # extra training text (e.g. reports)
     return tok
 
 # %% ../../nbs/02_model/08_llm.ipynb #b340da12
-LLM_SIZES = {
-    'tiny': dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
-    'demo': dict(hidden_size=256, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2),
-    '1b':   dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32, num_key_value_heads=8,
-                 rope_theta=500000.0, tie_word_embeddings=True),
-}
-
-def tiny_llama_config(tok=None, # tokenizer whose vocabulary and special ids the model uses
-                      size:str='tiny', # a key of `LLM_SIZES`
-                      vocab_size:int=None, # override (default: `len(tok)`, or 128256 for '1b' without tok)
-                      **kwargs):
-    "A `LlamaConfig` of the named size, matched to `tok`'s vocabulary and special tokens."
+def llm_config(tok=None, # tokenizer whose vocabulary and special ids the model uses
+               preset_name:str='tiny', # the preset whose `llm` section gives the shape ('tiny', 'demo', 'paper')
+               vocab_size:int=None, # override (default: `len(tok)`, or Llama-3's 128256 without a tokenizer for 'paper')
+               **kwargs # other `LlamaConfig` fields (they override the preset's shape)
+              ):
+    "A random-initialisable `LlamaConfig` of a preset's LLM shape, matched to `tok`'s vocabulary and special tokens."
     from transformers import LlamaConfig
-    kw = dict(LLM_SIZES[size], max_position_embeddings=4096)
+    kw = dict(preset(preset_name).get('llm', {}), max_position_embeddings=4096)
     if tok is not None:
         kw.update(vocab_size=len(tok), bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    else: kw.update(vocab_size=128256 if size == '1b' else 512)
+    else: kw.update(vocab_size=128256 if preset_name == 'paper' else 512)
     if vocab_size: kw['vocab_size'] = vocab_size
     kw.update(kwargs)
     return LlamaConfig(**kw)

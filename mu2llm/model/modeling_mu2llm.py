@@ -5,7 +5,6 @@
 # %% ../../nbs/02_model/10_modeling_mu2llm.ipynb #6023b0c5
 from __future__ import annotations
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -15,15 +14,15 @@ from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutpu
 from transformers.processing_utils import Unpack
 from transformers.utils import TransformersKwargs
 
-from ..core.errors import Mu2LLMError, PlaceholderMismatchError
-from .configuration_mu2llm import Mu2LLMConfig, check_config, register_config
+from ..core.errors import PlaceholderMismatchError
+from .configuration_mu2llm import Mu2LLMConfig, check_config
 from .encoder import CTViTEncoder
 from .projector import SpatialPoolProjector
-from .mu2_tokenizer import Mu2Tokenizer, Mu2TokenizerOutput, param_table
+from .mu2_tokenizer import Mu2Tokenizer, Mu2TokenizerOutput
 
 # %% auto #0
 __all__ = ['Mu2LLMModelOutputWithPast', 'Mu2LLMCausalLMOutputWithPast', 'compact_rows', 'Mu2LLMPreTrainedModel', 'Mu2LLMModel',
-           'Mu2LLMForConditionalGeneration', 'params_without_grad', 'register_auto_classes']
+           'Mu2LLMForConditionalGeneration', 'params_without_grad']
 
 # %% ../../nbs/02_model/10_modeling_mu2llm.ipynb #9f6ee942
 @dataclass
@@ -290,14 +289,3 @@ def params_without_grad(model, loss) -> list[str]:
     m = getattr(model, 'model', model)
     return [f'{pre}.{n}' for pre, mod in (('projector', m.projector), ('mu2_tokenizer', m.mu2_tokenizer))
             for n, p in mod.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)]
-
-# %% ../../nbs/02_model/10_modeling_mu2llm.ipynb #78954b60
-def register_auto_classes():
-    "Register μ²LLM's config and model classes with the transformers Auto classes (idempotent)."
-    from transformers import AutoModelForImageTextToText
-    register_config()
-    for auto, cls in ((AutoModel, Mu2LLMModel), (AutoModelForImageTextToText, Mu2LLMForConditionalGeneration)):
-        try: auto.register(Mu2LLMConfig, cls)
-        except ValueError: pass  # already registered
-
-register_auto_classes()

@@ -4,7 +4,6 @@
 
 # %% ../../nbs/02_model/07_mu2_tokenizer.ipynb #8a1dfd5f
 from __future__ import annotations
-import math
 from dataclasses import dataclass
 
 import torch

@@ -15,7 +15,7 @@ from ..data.ct_io import CTVolume, read_ct
 from ..data.preprocess import PreprocessConfig, preprocess_ct
 
 # %% auto #0
-__all__ = ['DEFAULT_QUESTION', 'Mu2LLMProcessor', 'register_processor']
+__all__ = ['DEFAULT_QUESTION', 'Mu2LLMProcessor']
 
 # %% ../../nbs/02_model/11_processing_mu2llm.ipynb #48ebb329
 DEFAULT_QUESTION = 'Write the radiology report for this CT scan.'
@@ -114,12 +114,3 @@ class Mu2LLMProcessor(ProcessorMixin):
     def decode(self, *args, **kwargs) -> str:
         "The tokenizer's `decode`."
         return self.tokenizer.decode(*args, **kwargs)
-
-# %% ../../nbs/02_model/11_processing_mu2llm.ipynb #ffee7b97
-def register_processor():
-    "Register `Mu2LLMProcessor` with `AutoProcessor` for `Mu2LLMConfig` (idempotent)."
-    from transformers import AutoProcessor
-    from mu2llm.model.configuration_mu2llm import Mu2LLMConfig, register_config
-    register_config()
-    try: AutoProcessor.register(Mu2LLMConfig, Mu2LLMProcessor)
-    except ValueError: pass  # already registered

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ..core.errors import ShapeError, check_shape
+from ..core.errors import check_shape
 from .rpe import RelPosSelfAttention, CrossAttention
 
 # %% auto #0

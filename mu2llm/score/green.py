@@ -4,7 +4,7 @@
 
 # %% ../../nbs/03_score/01_green.ipynb #b2fb303d
 from __future__ import annotations
-import dataclasses, math, re
+import dataclasses, re
 from dataclasses import dataclass, field
 
 import numpy as np

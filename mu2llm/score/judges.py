@@ -4,16 +4,17 @@
 
 # %% ../../nbs/03_score/02_judges.ipynb #f7f82181
 from __future__ import annotations
-import concurrent.futures as cf, dataclasses, functools, hashlib, json, os, re, threading, time
+import concurrent.futures as cf, dataclasses, functools, hashlib, json, os, re, time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import ConfigError
 from ..core.files import append_jsonl
-from ..core.base import get_logger, progress
-from .green import (GREEN_BATCH_SIZE, GREEN_CHAT_TEMPLATE, GREEN_GENERATION, GREEN_MAX_LENGTH,
+from ..core.base import get_logger, progress, PHANTOM_FINDINGS, size_bin
+from .green import (GREEN_CHAT_TEMPLATE, GREEN_GENERATION, GREEN_MAX_LENGTH,
                                 GREEN_SUBCATEGORIES, GREEN_TOKENIZER_KWARGS, GreenResult, clean_response,
                                 green_messages, green_prompt, parse_green, render_green_chat)
+from .labeller import label_findings, extract_findings, split_sentences
 
 # %% auto #0
 __all__ = ['PROMPT_VERSION', 'JudgeOutput', 'Judge', 'mentions_comparison', 'RuleJudge', 'drop_finding', 'rank_agreement',
@@ -42,7 +43,7 @@ class JudgeOutput:
         d = dataclasses.asdict(self); d.pop('cached'); return d
     @classmethod
     def from_dict(cls, d:dict):
-        d = dict(d); res = d.pop('result', None)
+        d = dict(d); d.pop('result', None)
         # re-parse from the stored text so a cache always agrees with the current parser
         d['result'] = parse_green(d['response'], d.get('hit_budget', False)) if d.get('response') is not None else None
         return cls(**d)
@@ -72,8 +73,6 @@ def mentions_comparison(text:str) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _findings(text:str) -> dict:
     "name -> {'side','size_mm'} of the findings present in `text` (labeller-based; cached per text)."
-    from mu2llm.score.labeller import label_findings, extract_findings
-    from mu2llm.core.base import PHANTOM_FINDINGS
     labels, ph = label_findings(text), extract_findings(text)
     attr = {PHANTOM_FINDINGS[k] or k: v for k, v in ph.items()}  # CT-RATE label (or phantom name) -> attributes
     out = {lab: dict(side=attr.get(lab, {}).get('side'), size_mm=attr.get(lab, {}).get('size_mm'))
@@ -90,11 +89,10 @@ def _item(i:int, names:list) -> str:
 # %% ../../nbs/03_score/02_judges.ipynb #aa29b470
 class RuleJudge(Judge):
     "Offline deterministic judge: labeller findings compared by rule, written as a GREEN answer."
-    identity = f'rule:mu2llm.score.labeller|prompt=none|deterministic'
+    identity = 'rule:mu2llm.score.labeller|prompt=none|deterministic'
 
     def answer(self, reference:str, candidate:str) -> str:
         "The GREEN-format answer for one pair."
-        from mu2llm.core.base import size_bin
         ref, cand = _findings(reference), _findings(candidate)
         err, matched = [[] for _ in range(6)], []
         for name in sorted(set(ref) | set(cand)):
@@ -129,7 +127,6 @@ def drop_finding(text:str, # a report
                  label:str # a CT-RATE label (e.g. 'Lung nodule')
                 ) -> str|None:
     "The report without the sentences where the labeller finds `label`; None when no sentence mentions it."
-    from mu2llm.score.labeller import label_findings, split_sentences  # the labeller's splitter knows the quoted impression
     sents = split_sentences(text)
     keep = [s for s in sents if not label_findings(s).get(label)]
     return '. '.join(keep) + '.' if len(keep) < len(sents) else None

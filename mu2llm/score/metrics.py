@@ -7,18 +7,17 @@ from __future__ import annotations
 import dataclasses, importlib.util, math, os, shutil, tempfile
 from collections import Counter
 from dataclasses import dataclass, field
-from importlib.metadata import version as _pkg_version, PackageNotFoundError
 from pathlib import Path
 
 import numpy as np
 
-from ..core.errors import ConfigError, Mu2LLMError
-from ..core.base import get_logger, progress
+from ..core.errors import ConfigError
+from ..core.base import get_logger, progress, package_versions
 
 # %% auto #0
-__all__ = ['BERTSCORE_LAYERS', 'SMOOTHERS', 'BLEU_WEIGHTS', 'METRIC_GROUPS', 'DEFAULT_METRICS', 'PROTOCOLS', 'mu2llm_cache_dir',
-           'ensure_wordnet', 'BertScoreModel', 'minilm_path', 'resolve_bertscore', 'bertscore_f1', 'tokenize',
-           'bleu_stats', 'bleu_from_stats', 'rouge_f', 'u2_bleu', 'u2_bleu1_mistaken', 'meteor', 'package_versions',
+__all__ = ['BERTSCORE_LAYERS', 'SMOOTHERS', 'BLEU_WEIGHTS', 'METRIC_GROUPS', 'DEFAULT_METRICS', 'PROTOCOLS', 'METRIC_PACKAGES',
+           'mu2llm_cache_dir', 'ensure_wordnet', 'BertScoreModel', 'minilm_path', 'resolve_bertscore', 'bertscore_f1',
+           'tokenize', 'bleu_stats', 'bleu_from_stats', 'rouge_f', 'u2_bleu', 'u2_bleu1_mistaken', 'meteor',
            'expand_metrics', 'MetricReport', 'compute_metrics']
 
 # %% ../../nbs/03_score/03_metrics.ipynb #95cb4215
@@ -230,13 +229,7 @@ PROTOCOLS = {
                    bertscore='bert-score F1, idf=False, no baseline rescaling', average='mean over reports'),
 }
 
-def package_versions(names=('nltk', 'rouge-score', 'sacrebleu', 'bert-score', 'wn', 'transformers', 'torch', 'mu2llm')) -> dict:
-    "Installed versions of the packages a score depends on."
-    out = {}
-    for n in names:
-        try: out[n] = _pkg_version(n)
-        except PackageNotFoundError: out[n] = None
-    return out
+METRIC_PACKAGES = ('nltk', 'rouge-score', 'sacrebleu', 'bert-score', 'wn', 'transformers', 'torch', 'mu2llm')   # the packages a score depends on (`core.base.package_versions` records them)
 
 def expand_metrics(metrics) -> list[str]:
     "Metric group names ('bleu', 'rouge', ...) or single keys ('bleu1') → ordered list of groups."
@@ -308,5 +301,5 @@ def compute_metrics(preds:list, # predicted reports
     means = {k: float(np.mean([c[k] for c in ok])) if ok else float('nan') for k in keys}
     corpus = {f'bleu{n}': bleu_from_stats(*pooled, n=n, smooth='exp', effective=False) for n in range(1, 5)} if 'bleu' in groups else {}
     corpus.update({k: means[k] for k in keys if not k.startswith('bleu')})
-    proto['packages'] = package_versions()
+    proto['packages'] = package_versions(METRIC_PACKAGES)
     return MetricReport(cases, means, corpus, len(ok), proto, keys)

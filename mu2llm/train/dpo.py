@@ -4,7 +4,7 @@
 
 # %% ../../nbs/04_train/04_dpo.ipynb #8d45ce01
 from __future__ import annotations
-import copy, json, math, os, time
+import copy, json, time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.errors import ConfigError, FileError
-from ..core.base import get_logger, progress
+from ..core.base import progress
 from ..core.files import obj_hash, read_jsonl, write_json_atomic
 from ..core.presets import Recipe
 from .sft import SFTRecipe, Mu2SFTCollator, hf_index_dataset, trainer_args, _base

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/04_train/03_prefs.ipynb #3c419b99
 from __future__ import annotations
-import dataclasses, functools, hashlib, json, random, re, statistics, sys, time
+import dataclasses, functools, hashlib, json, random, re, statistics, time
 from collections import Counter
 from pathlib import Path
 
@@ -301,7 +301,7 @@ def manifest_items(manifest, # a prepared manifest (`mu2llm_prep` output)
                   ) -> list[dict]:
     "`sample_candidates` items of a manifest split; volumes load lazily from the cache."
     ds = CTReportDataset(manifest, cache or Path(manifest).parent, split=split, check=False)
-    if not ds.rows: raise FileError(manifest, f'no manifest rows' + (f' with split {split!r}' if split else ''))
+    if not ds.rows: raise FileError(manifest, 'no manifest rows' + (f' with split {split!r}' if split else ''))
     n = len(ds.rows) if limit is None else min(limit, len(ds.rows))
     load = lambda i: ds[i]['pixel_values']
     vqa = lambda r: r.task == 'vqa'

@@ -5,11 +5,9 @@
 # %% ../../nbs/04_train/02_sft.ipynb #9ac0d0a7
 from __future__ import annotations
 import dataclasses, math, os
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from ..core.base import ConfigMixin, get_logger
 from ..core.errors import ConfigError

@@ -12,6 +12,7 @@ from ..core.base import CTRATE_LABELS
 from ..core.errors import ConfigError
 from ..data.dataset import collate_volumes
 from ..score.labeller import EXTRA_LABELS, label_findings
+from .sft import trainer_args
 
 # %% auto #0
 __all__ = ['WARMUP_LABELS', 'report_labels', 'FindingProbe', 'WarmupCollator', 'warmup_trainer']
@@ -64,7 +65,6 @@ def warmup_trainer(model, # a `Mu2LLMForConditionalGeneration`; its `vision_towe
                   ):
     "A Hugging Face `Trainer` that trains `model`'s 3-D ViT on report-derived finding labels (`FindingProbe`)."
     from transformers import Trainer, TrainingArguments
-    from mu2llm.train.sft import trainer_args
     for p in model.parameters(): p.requires_grad_(False)
     vit = model.model.vision_tower
     vit.freeze(False)
