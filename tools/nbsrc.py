@@ -1,9 +1,10 @@
 """Author notebooks as plain percent-format scripts, for editors without Jupyter.
 
-    python tools/nbsrc.py .nbsrc/12_rpe.py          # -> nbs/12_rpe.ipynb (kernelspec set, jupytext metadata dropped)
-    python tools/nbsrc.py --to-py nbs/12_rpe.ipynb  # -> .nbsrc/12_rpe.py, to edit an existing notebook
+    python tools/nbsrc.py --to-py nbs/02_model/02_rpe.ipynb   # -> .nbsrc/02_model/02_rpe.py, to edit an existing notebook
+    python tools/nbsrc.py .nbsrc/02_model/02_rpe.py           # -> nbs/02_model/02_rpe.ipynb (kernelspec set, jupytext metadata dropped)
 
-The notebook in `nbs/` is the source of truth that is committed; `.nbsrc/` is git-ignored scratch.
+The script's path below `.nbsrc/` mirrors the notebook's below `nbs/`. The notebook in `nbs/` is the source of truth
+that is committed; `.nbsrc/` is git-ignored scratch. (A round trip renumbers the cells' ids.)
 """
 import sys
 from pathlib import Path
@@ -14,18 +15,24 @@ ROOT = Path(__file__).resolve().parents[1]
 KERNEL = {'display_name': 'Python 3 (ipykernel)', 'language': 'python', 'name': 'python3'}
 
 
+def _rel(path: Path, base: str) -> Path:
+    p = Path(path).resolve()
+    try: return p.relative_to(ROOT/base)
+    except ValueError: return Path(p.name)
+
+
 def to_nb(src: Path):
     nb = jupytext.read(src, fmt='py:percent')
     nb.metadata = {'kernelspec': KERNEL}
     for c in nb.cells: c.metadata = {k: v for k, v in c.metadata.items() if k not in ('lines_to_next_cell',)}
-    out = ROOT/'nbs'/(src.stem + '.ipynb')
+    out = ROOT/'nbs'/_rel(src, '.nbsrc').with_suffix('.ipynb'); out.parent.mkdir(parents=True, exist_ok=True)
     jupytext.write(nb, out, fmt='ipynb')
     print('wrote', out.relative_to(ROOT))
 
 
 def to_py(nbf: Path):
     nb = jupytext.read(nbf)
-    out = ROOT/'.nbsrc'/(nbf.stem + '.py'); out.parent.mkdir(exist_ok=True)
+    out = ROOT/'.nbsrc'/_rel(nbf, 'nbs').with_suffix('.py'); out.parent.mkdir(parents=True, exist_ok=True)
     jupytext.write(nb, out, fmt='py:percent')
     print('wrote', out.relative_to(ROOT))
 
