@@ -137,7 +137,7 @@ def test_demo_pipeline_tiny(tmp_path, capsys):
 def test_demo_rejects_a_bad_setting_before_any_stage(tmp_path):
     import subprocess, sys
     r = subprocess.run([sys.executable, '-m', 'mu2llm.cli', 'demo', '--out', str(tmp_path/'d'), '--preset', 'foo'], capture_output=True, text=True)
-    assert r.returncode == 2 and r.stderr.strip() == "mu2llm_demo: error: --preset must be one of tiny, demo, paper, not 'foo'"
+    assert r.returncode == 2 and r.stderr.strip() == "mu2llm_demo: error: --preset must be one of tiny, demo, paper, paper_lite, not 'foo'"
     r = subprocess.run([sys.executable, '-m', 'mu2llm.cli', 'demo', '--out', str(tmp_path/'d'), 'sfft.max_steps=3'], capture_output=True, text=True)
     assert r.returncode == 2 and "did you mean 'sft'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path/'d').exists()                                   # nothing was drawn or written

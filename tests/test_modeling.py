@@ -51,11 +51,14 @@ def test_paper_preset_builds_on_meta_device_without_downloads():
         from mu2llm.model.configuration_mu2llm import Mu2LLMConfig
         from mu2llm.model.modeling_mu2llm import Mu2LLMForConditionalGeneration
         from mu2llm.model.mu2_tokenizer import param_table
-        with torch.device('meta'): m = Mu2LLMForConditionalGeneration(Mu2LLMConfig.preset('paper'))
-        print(json.dumps(param_table(m)))
+        with torch.device('meta'): ms = {n: Mu2LLMForConditionalGeneration(Mu2LLMConfig.preset(n)) for n in ('paper', 'paper_lite')}
+        print(json.dumps({n: param_table(m) for n, m in ms.items()}))
     ''')
     t = json.loads(out.strip().splitlines()[-1])
-    assert 87 < t['vision_tower'] < 88 and 50 < t['mu2_tokenizer'] < 60 and 1200 < t['language_model'] < 1300
+    p, lite = t['paper'], t['paper_lite']
+    # the paper's tokenizer works at the LLM width (the official 355.3 M); the lighter variant at the ViT width
+    assert 87 < p['vision_tower'] < 88 and 350 < p['mu2_tokenizer'] < 360 and 1200 < p['language_model'] < 1300
+    assert 50 < lite['mu2_tokenizer'] < 60 and lite['vision_tower'] == p['vision_tower']
 
 
 def test_llm_config_from_local_path(tmp_path):

@@ -41,7 +41,7 @@ def data(tmp_path_factory):
 def _args(data, out, *extra):
     root, man = data
     return ['--checkpoint', str(root/'ckpt'), '--manifest', str(man), '--out', str(out), '--num_return_sequences', '4',
-            '--max_new_tokens', '24', '--seed', '3', *map(str, extra)]
+            '--max_new_tokens', '24', '--seed', '3', '--judge', 'rule', *map(str, extra)]   # the paper preset names no judge
 
 
 def _run(data, out, *extra, ok=True):
@@ -163,7 +163,8 @@ def _call(data, out, **kw):
     "Run `mu2llm_prefs` in this process (cheaper than a subprocess); returns the exit status."
     from mu2llm.cli.commands import mu2llm_prefs as prefs
     root, man = data
-    args = dict(checkpoint=str(root/'ckpt'), manifest=str(man), out=str(out), num_return_sequences=3, max_new_tokens=8, seed=3)
+    args = dict(checkpoint=str(root/'ckpt'), manifest=str(man), out=str(out), num_return_sequences=3, max_new_tokens=8, seed=3,
+                judge='rule')
     try: prefs(**{**args, **kw}); return 0
     except SystemExit as e: return e.code
 
@@ -177,3 +178,11 @@ def test_other_settings_in_the_same_folder_are_refused(data, tmp_path, capsys):
     assert _call(data, out, limit=3, min_gap=0.5) == 0                     # a longer limit and other pairing rules are fine
     assert '1 sampled now, 2 resumed' in capsys.readouterr().out
     assert _call(data, out, checkpoint=None) == 2 and '--checkpoint' in capsys.readouterr().err
+
+
+def test_the_paper_preset_needs_a_judge(data, tmp_path, capsys):
+    "The paper ranks drafts with GREEN-RadLlama2-7b: without --judge the command says so and samples nothing."
+    assert _call(data, tmp_path/'p', judge=None) == 2
+    err = capsys.readouterr().err
+    assert 'GREEN-RadLlama2-7b' in err and '--judge' in err and 'hf:PATH' in err and 'openai:URL#MODEL' in err
+    assert not (tmp_path/'p'/'candidates.jsonl').exists()

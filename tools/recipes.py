@@ -14,8 +14,13 @@ HEADERS = {
     'tiny': 'Unit-test scale: seconds on a CPU.\n  mu2llm_demo --preset tiny --out runs/tiny',
     'demo': 'The CPU demo on phantoms (mu2llm_demo): a small random-initialised model, fp32, minutes on 2 cores.\n'
             '  mu2llm_demo --recipe configs/recipes/demo.yaml --out runs/demo',
-    'paper': 'μ²LLM as published (see nbs/00_core/03_presets.ipynb): train it on GPUs with your data, e.g.\n'
-             '  mu2llm_train --stage sft --recipe configs/recipes/paper.yaml --manifest cache/manifest.jsonl --out runs/sft llm=PATH',
+    'paper': 'μ²LLM as published (see nbs/00_core/03_presets.ipynb and the README\'s "Train on CT-RATE"): on GPUs, with your\n'
+             'data and the pretrained parts by path, e.g.\n'
+             '  mu2llm_train --stage sft --recipe configs/recipes/paper.yaml --manifest cache/manifest.jsonl --out runs/sft \\\n'
+             '      llm=/models/Llama-3.2-1B-Instruct vision_weights=/models/M3D-CLIP/pretrained_ViT.bin\n'
+             'and prefs.judge=hf:/models/GREEN-RadLlama2-7b for the preference drafts.',
+    'paper_lite': 'The paper with the μ² Tokenizer at the ViT width (768) instead of the LLM width: 54 M tokenizer parameters\n'
+                  'instead of 355 M (our lighter variant; everything else as paper.yaml).',
 }
 
 

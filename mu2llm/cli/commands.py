@@ -13,14 +13,15 @@ from ..core.cli import cli_errors, check_choice, check_range, require
 from ..core.errors import ConfigError, FileError
 from ..core.files import write_json_atomic
 from ..core.presets import PRESETS, Recipe
-from ..core.stages import run_stage
-from ..data.manifest import find_scans
+from ..core.stages import read_summary, run_stage
+from ..data.manifest import amosmm_rows, atlas3_rows, check_leakage, ctrate_rows, find_scans, m3dcap_rows, write_manifest
 from ..eval.evaluate import evaluate
 from ..augment.runner import AUGMENT_TASKS, run_augment
+from ..train.recipes import DPORecipe, SFTRecipe, check_recipe, recipe_fields
 
 # %% auto #0
-__all__ = ['TRAIN_STAGES', 'DTYPES', 'COMMANDS', 'mu2llm_phantoms', 'mu2llm_prep', 'mu2llm_train', 'mu2llm_prefs',
-           'mu2llm_generate', 'mu2llm_eval', 'mu2llm_augment', 'mu2llm_demo', 'main']
+__all__ = ['MANIFEST_DATASETS', 'TRAIN_STAGES', 'DTYPES', 'COMMANDS', 'mu2llm_phantoms', 'mu2llm_manifest', 'mu2llm_prep',
+           'mu2llm_train', 'mu2llm_prefs', 'mu2llm_generate', 'mu2llm_eval', 'mu2llm_augment', 'mu2llm_demo', 'main']
 
 # %% ../../nbs/08_cli/01_commands.ipynb #0d29b8c1
 @call_parse
@@ -55,6 +56,67 @@ def mu2llm_phantoms(out:Param('output folder: manifest.jsonl and cases/ are writ
     print(f"wrote {len(rows)} cases ({sum('counterfactual_of' in r['meta'] for r in rows)} counterfactual) to "
           f"{Path(out)/'cases'} and {Path(out)/'manifest.jsonl'}; splits {by}; {dt:.1f} s ({dt / max(1, len(rows)):.2f} s per case)")
 
+# %% ../../nbs/08_cli/01_commands.ipynb #d7e9cd22
+MANIFEST_DATASETS = ('ctrate', 'amosmm', 'atlas3', 'm3dcap')
+
+def _ctrate(root:Path, val_frac:float, text_cols:tuple, volumes:str, require_files:bool) -> list:
+    "CT-RATE rows of every split whose reports CSV is present."
+    ds = root/'dataset' if (root/'dataset').is_dir() else root
+    folders = [f.strip() for f in volumes.split(',')]
+    if len(folders) != 2: raise ConfigError(f'--volumes must name the train and validation volume folders, e.g. train,valid, not {volumes!r}')
+    rows, found = [], []
+    for folder, csv_name, split in ((folders[0], 'train_reports.csv', 'train'), (folders[1], 'validation_reports.csv', 'test')):
+        csv = ds/'radiology_text_reports'/csv_name
+        if not csv.exists(): continue
+        found.append(csv.name)
+        rows += ctrate_rows(ds, csv, folder=folder, split=split, val_frac=val_frac if split == 'train' else 0.0,
+                            text_cols=text_cols, require_files=require_files)
+    if not found: raise FileError(ds/'radiology_text_reports', 'no train_reports.csv or validation_reports.csv: is --root the CT-RATE download?')
+    return rows
+
+@call_parse
+def mu2llm_manifest(dataset:Param('the dataset: ctrate, amosmm, atlas3 or m3dcap', str),
+             root:str=None, # the folder the dataset was downloaded to (see the table above)
+             out:str='manifest.jsonl', # the manifest to write
+             val_frac:float=0.0, # carve this fraction of the training patients into a 'val' split (by patient)
+             text_cols:str='Findings_EN', # ctrate: report columns, comma-separated (Findings_EN,Impressions_EN adds the impression)
+             volumes:str='train,valid', # ctrate: the folders of the train and validation volumes under dataset/
+             reports_csv:str=None, # atlas3: the report table (columns 'BDMAP ID' and --report_col)
+             report_col:str='narrative report', # atlas3: the report column
+             split_csvs:str=None, # atlas3: SPLIT=CSV of case ids, comma-separated (e.g. test=IID_test.csv)
+             per_region:bool=False, # amosmm: one report row per body region instead of one per case
+             no_vqa:bool=False, # amosmm: leave out the multiple-choice VQA items
+             keep_missing:bool=False, # keep rows whose volume file is not on disk
+             allow_leakage:bool=False, # write the manifest even when a patient is in two splits
+             debug:bool=False, # show the full traceback of an error
+            ):
+    "Write a manifest of CT-RATE, AMOS-MM, AbdomenAtlas 3.0 or M3D-Cap as downloaded, after a leakage check."
+    with cli_errors('mu2llm_manifest', debug):
+        require(dataset=dataset, root=root, out=out)
+        check_choice('dataset', dataset, MANIFEST_DATASETS); check_range('--val_frac', val_frac, 0, 1)
+        r = Path(root)
+        if not r.is_dir(): raise FileError(r, 'no such folder (give the folder the dataset was downloaded to)')
+        need = not keep_missing
+        if dataset == 'ctrate':
+            rows = _ctrate(r, val_frac, tuple(c.strip() for c in text_cols.split(',') if c.strip()), volumes, need)
+        elif dataset == 'amosmm': rows = amosmm_rows(r, per_region=per_region, include_vqa=not no_vqa, val_frac=val_frac, require_files=need)
+        elif dataset == 'atlas3':
+            require(reports_csv=reports_csv)
+            try: sc = dict(kv.split('=', 1) for kv in split_csvs.split(',')) if split_csvs else None
+            except ValueError: raise ConfigError(f'--split_csvs must be SPLIT=CSV pairs, comma-separated, not {split_csvs!r}') from None
+            rows = atlas3_rows(r, reports_csv, report_col=report_col, split_csvs=sc, val_frac=val_frac, require_files=need)
+        else: rows = m3dcap_rows(r, require_files=need)
+        if not rows: raise FileError(r, f'no {dataset} case found with its volume on disk (--keep_missing keeps them anyway)')
+        leak = check_leakage(rows)
+        if leak.patients and not allow_leakage:
+            ex = '; '.join(f"{p['patient_id']} in {', '.join(p['splits'])}" for p in leak.patients[:3])
+            raise ConfigError(f'{len(leak.patients)} patient(s) in more than one split ({ex}): the split leaks; fix the split '
+                              'or pass --allow_leakage')
+        write_manifest(out, rows)
+    by = {s: sum(x.split == s for x in rows) for s in ('train', 'val', 'test')}
+    print(f"mu2llm_manifest: {len(rows)} rows of {dataset} ({', '.join(f'{k} {v}' for k, v in by.items())}; "
+          f"{sum(x.task == 'vqa' for x in rows)} vqa) -> {out}; leakage check: {leak.summary()}")
+
 # %% ../../nbs/08_cli/01_commands.ipynb #6b63e90b
 def _recipe(preset:str, recipe:str=None, overrides=None, default_section:str=None) -> Recipe:
     "The recipe a command runs with: a recipe file if given, else the preset; then overrides."
@@ -64,7 +126,7 @@ def _recipe(preset:str, recipe:str=None, overrides=None, default_section:str=Non
 @call_parse
 def mu2llm_prep(manifest:Param('input manifest (.jsonl)', str), # input manifest
          out:Param('cache folder to create or update', str, required=True)=None,
-         preset:str='demo', # preprocessing preset: tiny, demo or paper (its prep section)
+         preset:str='demo', # preprocessing preset: tiny, demo, paper or paper_lite (its prep section)
          recipe:str=None, # a recipe file (YAML) whose prep section to use instead of the preset's
          workers:int=None, # worker processes (0: run in this process; default: the recipe's)
          cache_dtype:str=None, # storage dtype of the cache: float16 or float32 (default: the recipe's)
@@ -87,15 +149,31 @@ def mu2llm_prep(manifest:Param('input manifest (.jsonl)', str), # input manifest
 # %% ../../nbs/08_cli/01_commands.ipynb #d29f404d
 TRAIN_STAGES = ('warmup', 'sft', 'dpo')
 
+_TRAIN_HELP = ("settings of the stage's recipe section, each key=value (e.g. max_steps=20 learning_rate=1e-4 init=runs/align), "
+               "or section.key=value. Recipe fields: " + ', '.join(recipe_fields()) + " (the last four: dpo only). Any other "
+               "TrainingArguments / SFTConfig / DPOConfig field passes through to the trainer, checked (optim=adafactor "
+               "adam_beta2=0.95 push_to_hub=true)")
+
+def _check_train(rec:Recipe, stage:str, run=None):
+    "The stage's settings, checked before any work: names, types and values, and where its model comes from."
+    from mu2llm.train.launch import check_model_source
+    r = (DPORecipe if stage == 'dpo' else SFTRecipe).from_recipe(rec, stage)
+    if r.max_steps == 0: return r                                              # the stage is off
+    check_recipe(r, stage)
+    if stage == 'sft' and not r.init and run is not None:                     # the stage starts from the run's warm-up
+        warm = (read_summary(Path(run)/'warmup') or {}).get('outputs', {}).get('checkpoint')
+        if warm: r = r.replace(init=str(warm))
+    return check_model_source(r) if stage != 'dpo' or r.init else r
+
 def _one_line_summary(s:dict) -> str:
     f = s.get('figures', {})
     keys = [k for k in ('steps', 'train_loss', 'margins', 'seconds') if k in f]
     return ', '.join(f'{k} {f[k]}' for k in keys) or (s.get('note') or 'done')
 
 @call_parse
-def mu2llm_train(overrides:Param("settings of the stage's recipe section, each key=value (e.g. max_steps=20 learning_rate=1e-4 init=runs/align), or section.key=value", str, opt=False, nargs='*')=None,
+def mu2llm_train(overrides:Param(_TRAIN_HELP, str, opt=False, nargs='*')=None,
           stage:str='sft', # the training stage: warmup (3-D ViT on report labels), sft, or dpo (needs --pairs or a run's prefs)
-          preset:str='demo', # preset: tiny, demo or paper
+          preset:str='demo', # preset: tiny, demo, paper or paper_lite
           recipe:str=None, # a recipe file (YAML) instead of the preset
           run:str=None, # a run folder: inputs from RUN/prep (and RUN/sft, RUN/prefs for dpo), output to RUN/<stage>
           manifest:str=None, # prepared manifest (.jsonl written by mu2llm_prep), without --run
@@ -120,6 +198,7 @@ def mu2llm_train(overrides:Param("settings of the stage's recipe section, each k
                 init = rec['dpo'].get('init')
                 if not init: raise ConfigError('--stage dpo without --run needs init=<SFT checkpoint folder>')
                 inputs.update(prefs=dict(pairs=str(pairs)), sft=dict(checkpoint=str(init)))
+        _check_train(rec, stage, run)
         s = run_stage(stage, rec, run=run, out=out, inputs=inputs, force=force)
     if int(os.environ.get('RANK', 0)) == 0:
         where = s['outputs'].get('checkpoint') or out or Path(run)/stage
@@ -134,7 +213,7 @@ def mu2llm_prefs(checkpoint:Param('SFT checkpoint folder written by mu2llm_train
           manifest:Param('prepared manifest (.jsonl) written by mu2llm_prep', str, required=True)=None,
           out:str='prefs', # output folder: candidates, scores, pairs, summary (resumed if present)
           cache:str=None, # preprocessing cache folder (default: the manifest's folder)
-          preset:str='paper', # preset whose prefs section gives the defaults: tiny, demo or paper
+          preset:str='paper', # preset whose prefs section gives the defaults: tiny, demo, paper (its judge must be given) or paper_lite
           recipe:str=None, # a recipe file (YAML) instead of the preset
           split:str=None, # manifest split to sample (default: train)
           num_return_sequences:int=None, # drafts per case
@@ -298,7 +377,7 @@ def mu2llm_demo(overrides:Param('recipe overrides, each section.key=value (e.g. 
         run_demo(out, preset, overrides, recipe, seed, workers, force=force)
 
 # %% ../../nbs/08_cli/01_commands.ipynb #a015b4d5
-COMMANDS = ('phantoms', 'prep', 'train', 'prefs', 'generate', 'eval', 'augment', 'demo')   # mu2llm_NAME
+COMMANDS = ('phantoms', 'manifest', 'prep', 'train', 'prefs', 'generate', 'eval', 'augment', 'demo')   # mu2llm_NAME
 
 def main(argv:list=None # [NAME, ARGS...] (default: sys.argv[1:])
         ):

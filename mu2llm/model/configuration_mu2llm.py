@@ -30,8 +30,15 @@ class Mu2VisionConfig(PreTrainedConfig):
     num_heads: int = 12
     dropout: float = 0.0
     pool: list[int] | tuple[int, ...] = (2, 2, 2)            # projector's average pooling on the patch grid
+    proj_type: str = 'conv'                                  # patch embedding: 'conv' (MONAI's default) or 'perceptron' (M3D-CLIP's)
+    cls_token: bool = False                                  # a class token (M3D-CLIP has one): in the weights, dropped from the tokens
     freeze: bool = False
     gradient_checkpointing: bool = False
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        if self.proj_type not in ('conv', 'perceptron'):
+            raise ConfigError(f"vision_config.proj_type must be 'conv' or 'perceptron', not {self.proj_type!r}")
 
     @property
     def grid(self) -> tuple:
@@ -105,7 +112,7 @@ class Mu2LLMConfig(PreTrainedConfig):
         return self.tokenizer_config.hidden_size or self.text_config.hidden_size
 
     @classmethod
-    def preset(cls, name:str, # a preset of `core.presets` ('paper', 'demo', 'tiny')
+    def preset(cls, name:str, # a preset of `core.presets` ('paper', 'paper_lite', 'demo', 'tiny')
                tokenizer=None, # a tokenizer with an `<image>` token: sets vocab size, special ids and `image_token_id`
                llm:str=None, # LLM config source: local path or cached hub name (default: the preset's random Llama shape)
                vision:dict=None, # overrides for `vision_config`

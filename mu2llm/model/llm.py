@@ -66,15 +66,15 @@ def offline_tokenizer(texts:list[str]=None, # extra training text (e.g. reports)
 # %% ../../nbs/02_model/08_llm.ipynb #b340da12
 def llm_config(tok=None, # tokenizer whose vocabulary and special ids the model uses
                preset_name:str='tiny', # the preset whose `llm` section gives the shape ('tiny', 'demo', 'paper')
-               vocab_size:int=None, # override (default: `len(tok)`, or Llama-3's 128256 without a tokenizer for 'paper')
+               vocab_size:int=None, # override (default: `len(tok)`, or Llama-3's 128256 without a tokenizer for the paper presets)
                **kwargs # other `LlamaConfig` fields (they override the preset's shape)
               ):
     "A random-initialisable `LlamaConfig` of a preset's LLM shape, matched to `tok`'s vocabulary and special tokens."
     from transformers import LlamaConfig
-    kw = dict(preset(preset_name).get('llm', {}), max_position_embeddings=4096)
+    kw = {'max_position_embeddings': 4096, **preset(preset_name).get('llm', {})}   # the preset's value wins
     if tok is not None:
         kw.update(vocab_size=len(tok), bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    else: kw.update(vocab_size=128256 if preset_name == 'paper' else 512)
+    else: kw.update(vocab_size=128256 if preset_name.startswith('paper') else 512)
     if vocab_size: kw['vocab_size'] = vocab_size
     kw.update(kwargs)
     return LlamaConfig(**kw)

@@ -73,7 +73,7 @@ class Mu2LLMModel(Mu2LLMPreTrainedModel):
         W = config.tokenizer_width
         self.vision_tower = CTViTEncoder(in_channels=v.in_channels, img_size=tuple(v.slab_size), patch_size=tuple(v.patch_size),
                                          hidden_size=v.hidden_size, mlp_dim=v.mlp_dim, num_layers=v.num_layers,
-                                         num_heads=v.num_heads, dropout=v.dropout,
+                                         num_heads=v.num_heads, dropout=v.dropout, proj_type=v.proj_type, cls_token=v.cls_token,
                                          gradient_checkpointing=v.gradient_checkpointing, freeze=v.freeze)
         self.projector = SpatialPoolProjector(v.hidden_size, W, grid=tuple(v.grid), pool=tuple(v.pool))
         self.mu2_tokenizer = Mu2Tokenizer(

@@ -5,21 +5,22 @@
 # %% ../../nbs/04_train/04_dpo.ipynb #8d45ce01
 from __future__ import annotations
 import copy, json, time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from trl import DPOConfig, DPOTrainer
+
 from ..core.errors import ConfigError, FileError
 from ..core.base import progress
 from ..core.files import obj_hash, read_jsonl, write_json_atomic
-from ..core.presets import Recipe
-from .sft import SFTRecipe, Mu2SFTCollator, hf_index_dataset, trainer_args, _base
+from .recipes import REF_MODES, DPORecipe, ModelCardMixin, trainer_args
+from .sft import Mu2SFTCollator, hf_index_dataset, _base
 
 # %% auto #0
-__all__ = ['REF_KEYS', 'MODEL_KEYS', 'REF_MODES', 'PairDataset', 'Mu2DPOCollator', 'sequence_logps', 'answer_tokens', 'dpo_loss',
-           'frozen_copy', 'is_peft', 'reference_logps', 'DPORecipe', 'Mu2DPOTrainer', 'dpo_config', 'dpo_trainer']
+__all__ = ['REF_KEYS', 'MODEL_KEYS', 'PairDataset', 'Mu2DPOCollator', 'sequence_logps', 'answer_tokens', 'dpo_loss',
+           'frozen_copy', 'is_peft', 'reference_logps', 'Mu2DPOTrainer', 'dpo_config', 'dpo_trainer']
 
 # %% ../../nbs/04_train/04_dpo.ipynb #d24b538f
 class PairDataset(torch.utils.data.Dataset):
@@ -62,9 +63,11 @@ class Mu2DPOCollator:
                  max_length:int=1024, # longest sequence; answers are cut on the right to fit
                  blank_volume:bool=False, # zero every volume (control)
                  question:str=None, # question for pairs without one (default: the processor's)
-                 sources:dict=None # {name: dataset}: resolves `{'source', 'index'}` rows (see `hf_index_dataset`)
+                 sources:dict=None, # {name: dataset}: resolves `{'source', 'index'}` rows (see `hf_index_dataset`)
+                 pad_to_multiple_of:int=None # round the padded length up (tensor-core friendly on GPUs)
                 ):
-        self.sft = Mu2SFTCollator(processor, max_length, blank_volume=blank_volume, question=question, sources=sources)
+        self.sft = Mu2SFTCollator(processor, max_length, blank_volume=blank_volume, question=question, sources=sources,
+                                  pad_to_multiple_of=pad_to_multiple_of)
 
     @staticmethod
     def _turn(item:dict, key:str) -> dict:
@@ -128,8 +131,6 @@ def dpo_loss(pc:torch.Tensor, # policy log-probs of the chosen answers (B,)
     return out
 
 # %% ../../nbs/04_train/04_dpo.ipynb #04523b9f
-REF_MODES = ('copy', 'lora', 'precomputed')
-
 def frozen_copy(model) -> torch.nn.Module:
     "A frozen deep copy of `model` (eval mode, no gradients): the `copy` reference."
     ref = copy.deepcopy(_base(model)).eval()
@@ -157,39 +158,9 @@ def reference_logps(policy, # the model being trained (a peft model for 'lora')
     if ref_model is None: raise ConfigError("ref_mode='copy' needs ref_model (see `frozen_copy`)")
     return sequence_logps(ref_model, batch, fused)
 
-# %% ../../nbs/04_train/04_dpo.ipynb #09c7263b
-@dataclass
-class DPORecipe(SFTRecipe):
-    "All DPO hyperparameters: an `SFTRecipe` plus β, the reference mode and the precompute batch size."
-    beta:float = 0.1                        # DPO temperature β (sigmoid loss)
-    ref_mode:str = 'copy'                   # 'copy' (frozen copy), 'lora' (adapters disabled), 'precomputed'
-    precompute_batch_size:int = None        # pairs per batch of the precompute pass (None: the training batch)
-    rpo_alpha:float = None                  # weight of the chosen answers' token-mean NLL added to the loss (None: plain DPO)
-    num_train_epochs:float = 1
-
-    def __post_init__(self):
-        if self.ref_mode not in REF_MODES: raise ConfigError(f'unknown ref_mode {self.ref_mode!r}; choose one of {REF_MODES}')
-        if self.mode == 'lora' and self.ref_mode != 'lora':
-            raise ConfigError("mode='lora' with DPO uses the adapters-disabled model as reference: set ref_mode=lora")
-
-    @property
-    def train_mode(self) -> str:
-        "What trains: 'lora' for the lora reference, else `mode`."
-        return 'lora' if self.ref_mode == 'lora' else self.mode
-
-    @classmethod
-    def preset_named(cls, name:str, # a preset of `core.presets`
-                     section:str='dpo', # its section (DPO settings live in 'dpo')
-                     **kw # overrides
-                    ):
-        "The named preset's DPO settings, with overrides."
-        return cls.from_recipe(Recipe(name), section, **kw)
-
 # %% ../../nbs/04_train/04_dpo.ipynb #20930463
-from trl import DPOConfig, DPOTrainer
-
-class Mu2DPOTrainer(DPOTrainer):
-    "TRL `DPOTrainer` on μ²LLM: our collator, `sequence_logps`, sigmoid `dpo_loss`, three reference modes."
+class Mu2DPOTrainer(ModelCardMixin, DPOTrainer):
+    "TRL `DPOTrainer` on μ²LLM: our collator, `sequence_logps`, sigmoid `dpo_loss`, three reference modes, mu2llm's model card."
     def __init__(self, *args,
                  ref_mode:str='copy', # 'copy', 'lora' or 'precomputed'
                  ref_cache=None, # JSON file caching precomputed reference log-probs (None: no cache)
@@ -268,10 +239,9 @@ def dpo_config(recipe:DPORecipe, # the hyperparameters
                out, # output directory
                **kw # extra `DPOConfig` arguments
               ) -> DPOConfig:
-    "TRL `DPOConfig` for `recipe` on this machine (sigmoid loss, β from the recipe)."
-    args = dict(trainer_args(recipe, out), eval_strategy='no',
-                beta=recipe.beta, loss_type=['sigmoid'], disable_dropout=True,
-                precompute_ref_log_probs=recipe.ref_mode == 'precomputed',
+    "TRL `DPOConfig` for `recipe` on this machine (sigmoid loss, β from the recipe; pass-through fields win)."
+    args = {'eval_strategy': 'no', 'disable_dropout': True, **trainer_args(recipe, out)}
+    args.update(beta=recipe.beta, loss_type=['sigmoid'], precompute_ref_log_probs=recipe.ref_mode == 'precomputed',
                 precompute_ref_batch_size=recipe.precompute_batch_size)
     return DPOConfig(**{**args, **kw})
 
@@ -282,15 +252,19 @@ def dpo_trainer(model, # policy (after `set_trainable`; a peft model for ref_mod
                 out, # output directory
                 callbacks:list=None, # extra `TrainerCallback`s
                 ref_cache=None, # cache file of precomputed reference log-probs (None: no cache)
+                card:dict=None, # what the model card says (`train.recipes.model_card`); None: the recipe only
                 **kw # extra `DPOConfig` arguments
                ) -> Mu2DPOTrainer:
     "`Mu2DPOTrainer` wired to μ²LLM: our collator, the tokenizer as processing class, the recipe's reference mode."
     if recipe.gradient_checkpointing: _base(model).model.vision_tower.gradient_checkpointing = True
     ref_model = frozen_copy(model) if recipe.ref_mode == 'copy' else None
+    args = dpo_config(recipe, out, **kw)
     coll = Mu2DPOCollator(processor, recipe.max_length, blank_volume=recipe.blank_volume, question=recipe.question,
-                          sources={'train': pairs})
+                          sources={'train': pairs}, pad_to_multiple_of=args.pad_to_multiple_of)
     key = pairs.fingerprint() if hasattr(pairs, 'fingerprint') else None
-    return Mu2DPOTrainer(model=model, ref_model=ref_model, args=dpo_config(recipe, out, **kw), data_collator=coll,
-                         train_dataset=hf_index_dataset(pairs, 'train'), processing_class=processor.tokenizer,
-                         callbacks=callbacks, ref_mode=recipe.ref_mode, ref_cache=ref_cache, ref_cache_key=key,
-                         rpo_alpha=recipe.rpo_alpha)
+    tr = Mu2DPOTrainer(model=model, ref_model=ref_model, args=args, data_collator=coll,
+                       train_dataset=hf_index_dataset(pairs, 'train'), processing_class=processor.tokenizer,
+                       callbacks=callbacks, ref_mode=recipe.ref_mode, ref_cache=ref_cache, ref_cache_key=key,
+                       rpo_alpha=recipe.rpo_alpha)
+    tr.card_info = card if card is not None else dict(stage='dpo', preset=recipe.preset, recipe=recipe.to_dict())
+    return tr

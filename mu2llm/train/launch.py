@@ -4,7 +4,7 @@
 
 # %% ../../nbs/04_train/05_launch.ipynb #294fd7d8
 from __future__ import annotations
-import os, time
+import json, os, time
 from pathlib import Path
 
 import torch
@@ -17,18 +17,21 @@ from ..core.presets import PRESETS, Recipe, preset
 from ..data.dataset import CTReportDataset
 from ..data.preprocess import PreprocessConfig
 from ..model.configuration_mu2llm import Mu2LLMConfig
+from ..model.encoder import load_m3d_vit_weights
 from ..model.llm import offline_tokenizer
 from ..model.generation import load_checkpoint
 from ..model.modeling_mu2llm import Mu2LLMForConditionalGeneration
 from ..model.processing_mu2llm import Mu2LLMProcessor
-from .sft import SFTRecipe, set_trainable, sft_trainer
+from .recipes import DPORecipe, SFTRecipe, check_recipe, write_model_card
+from .sft import set_trainable, sft_trainer
 from .warmup import warmup_trainer
-from .dpo import DPORecipe, PairDataset, dpo_trainer
+from .dpo import PairDataset, dpo_trainer
 
 # %% auto #0
-__all__ = ['load_recipe', 'build_processor', 'build_model', 'start_model', 'check_fit', 'model_preset_hint',
-           'SaveProcessorCallback', 'RankCallback', 'last_checkpoint', 'save_final', 'fit', 'run_training', 'train',
-           'train_dpo', 'warmup_stage', 'sft_stage', 'dpo_stage', 'memory_budget']
+__all__ = ['MODEL_SECTIONS', 'load_recipe', 'check_model_source', 'build_processor', 'load_llm_weights', 'build_model',
+           'start_model', 'check_fit', 'model_preset_hint', 'SaveProcessorCallback', 'RankCallback', 'last_checkpoint',
+           'save_final', 'fit', 'run_training', 'provenance', 'card_info', 'train', 'train_dpo', 'warmup_stage',
+           'sft_stage', 'dpo_stage', 'memory_budget']
 
 # %% ../../nbs/04_train/05_launch.ipynb #e23db47b
 def load_recipe(spec:str='demo', # a preset name or a recipe file (see `core.presets.Recipe.load`)
@@ -42,9 +45,25 @@ def load_recipe(spec:str='demo', # a preset name or a recipe file (see `core.pre
 
 # %% ../../nbs/04_train/05_launch.ipynb #4398d932
 def _model_sections(recipe:SFTRecipe, model_cfg:dict=None) -> dict:
-    "The vision and tokenizer sections a model is built from: the run's recipe's, else its preset's."
+    "The vision, tokenizer and llm sections a model is built from: the run's recipe's, else its preset's."
     p = preset(recipe.preset)
-    return {k: dict((model_cfg or {}).get(k) or p.get(k, {})) for k in ('vision', 'tokenizer')}
+    return {k: dict((model_cfg or {}).get(k) or p.get(k, {})) for k in ('vision', 'tokenizer', 'llm')}
+
+def _section(recipe) -> str: return 'dpo' if isinstance(recipe, DPORecipe) else 'warmup' if recipe.mode == 'encoder' else 'sft'
+
+def check_model_source(recipe:SFTRecipe # the settings of a training stage
+                      ) -> SFTRecipe:
+    "Raise `ConfigError` unless the recipe says where its model comes from: `init`, or `llm` (or `random_llm: true`)."
+    sec = _section(recipe)
+    if recipe.init:
+        bad = [k for k in ('llm', 'tokenizer', 'vision_weights') if getattr(recipe, k)]
+        if bad: raise ConfigError(f"{sec}: init={recipe.init} already holds the model; drop {', '.join(f'{k}=' for k in bad)} "
+                                  '(they set up a fresh model)')
+    elif not recipe.llm and not recipe.random_llm:
+        raise ConfigError(f'{sec}.llm is not set: the {recipe.preset} recipe starts from a pretrained LLM; give llm=PATH (a local '
+                          'Llama-3.2-1B-Instruct folder: config, weights, tokenizer with its chat template), or random_llm=true '
+                          "to train a random-initialised LLM of the preset's shape")
+    return recipe
 
 def build_processor(recipe:SFTRecipe, # the recipe (preset, llm, tokenizer, init)
                     texts:list=None, # training texts for the offline tokenizer
@@ -53,26 +72,52 @@ def build_processor(recipe:SFTRecipe, # the recipe (preset, llm, tokenizer, init
                    ) -> Mu2LLMProcessor:
     "The `Mu2LLMProcessor` a run trains with (a fresh one: `start_model` loads `init`'s)."
     src = recipe.tokenizer or recipe.llm
-    if src is None: src = offline_tokenizer(sorted(set(t for t in texts or [] if t)))
+    if src is None: tok = offline_tokenizer(sorted(set(t for t in texts or [] if t)))
+    else:
+        from transformers import AutoTokenizer
+        try: tok = AutoTokenizer.from_pretrained(src)
+        except (OSError, ValueError) as e: raise ConfigError(f'{src}: no tokenizer could be read there ({" ".join(str(e).split())[:300]})') from None
+        if not tok.chat_template:
+            raise ConfigError(f'{src}: the tokenizer has no chat template (prompts are chats); use an -Instruct model\'s '
+                              'tokenizer, or name one that has a template with tokenizer=PATH')
     n = _model_sections(recipe, model_cfg)['tokenizer'].get('n_queries', 256)
-    return Mu2LLMProcessor.from_tokenizer(src, prep_config or recipe.preset, num_image_tokens=n)
+    return Mu2LLMProcessor.from_tokenizer(tok, prep_config or recipe.preset, num_image_tokens=n)
+
+def load_llm_weights(model, # a fresh `Mu2LLMForConditionalGeneration` whose text config is the LLM's
+                     llm, # the LLM's folder (or a hub name on disk)
+                     tok, # the processor's tokenizer (it may have grown: `<image>`, padding)
+                    ):
+    "Copy a pretrained causal LM's weights into `model`'s language model and LM head."
+    from transformers import AutoModelForCausalLM
+    try: lm = AutoModelForCausalLM.from_pretrained(llm, dtype=torch.float32)
+    except (OSError, ValueError) as e: raise ConfigError(f'{llm}: no LLM weights could be read there ({" ".join(str(e).split())[:300]})') from None
+    lm.resize_token_embeddings(len(tok))                                          # room for <image> / pad
+    missing, unexpected = model.model.language_model.load_state_dict(lm.model.state_dict(), strict=False)
+    if missing or unexpected: raise ConfigError(f'{llm}: LLM weights do not fit (missing {missing[:4]}, unexpected {unexpected[:4]})')
+    model.lm_head.weight.data.copy_(lm.get_output_embeddings().weight.data)
+    return model
+
+def _has_weights(folder) -> bool:
+    p = Path(folder)
+    return not p.is_dir() or any(p.glob('*.safetensors')) or any(p.glob('pytorch_model*.bin'))   # a hub name: let transformers look
 
 def build_model(recipe:SFTRecipe, # the recipe
                 processor:Mu2LLMProcessor, # its processor (vocabulary, `<image>` id)
-                model_cfg:dict=None, # {'vision': ..., 'tokenizer': ...} sections (default: the preset's)
+                model_cfg:dict=None, # {'vision': ..., 'tokenizer': ..., 'llm': ...} sections (default: the preset's)
                ) -> Mu2LLMForConditionalGeneration:
-    "A fresh `Mu2LLMForConditionalGeneration` of the preset, with the LLM's weights if `llm` names some, seeded."
+    "A fresh, seeded `Mu2LLMForConditionalGeneration` of the preset, with the LLM's weights (`llm`) and the ViT's (`vision_weights`)."
+    check_model_source(recipe.replace(init=None) if recipe.init else recipe)
     set_seed(recipe.seed)
     tok, ms = processor.tokenizer, _model_sections(recipe, model_cfg)
-    cfg = Mu2LLMConfig.preset(recipe.preset, tokenizer=tok, llm=recipe.llm, vision=ms['vision'], tokenizer_config=ms['tokenizer'])
+    cfg = Mu2LLMConfig.preset(recipe.preset, tokenizer=tok, llm=recipe.llm, vision=ms['vision'], tokenizer_config=ms['tokenizer'],
+                              llm_shape=ms['llm'])
     model = Mu2LLMForConditionalGeneration(cfg)
-    if recipe.llm and any(Path(recipe.llm).glob('*.safetensors')):
-        from transformers import AutoModelForCausalLM
-        lm = AutoModelForCausalLM.from_pretrained(recipe.llm, dtype=torch.float32)
-        lm.resize_token_embeddings(len(tok))                                      # room for <image> / pad
-        missing, unexpected = model.model.language_model.load_state_dict(lm.model.state_dict(), strict=False)
-        if missing or unexpected: raise ConfigError(f'{recipe.llm}: LLM weights do not fit (missing {missing[:4]}, unexpected {unexpected[:4]})')
-        model.lm_head.weight.data.copy_(lm.get_output_embeddings().weight.data)
+    if recipe.llm:
+        if _has_weights(recipe.llm): load_llm_weights(model, recipe.llm, tok)
+        elif not recipe.random_llm:
+            raise ConfigError(f'{recipe.llm}: no weights there (*.safetensors); give the LLM\'s whole folder, or set random_llm=true '
+                              'to start from a random LLM of its config')
+    if recipe.vision_weights: load_m3d_vit_weights(model.model.vision_tower, recipe.vision_weights)
     return model
 
 def start_model(recipe:SFTRecipe, # the recipe
@@ -81,6 +126,7 @@ def start_model(recipe:SFTRecipe, # the recipe
                 model_cfg:dict=None, # model sections (for a fresh model)
                ) -> tuple:
     "(model, processor) a run starts from: the checkpoint `init` names (through `load_checkpoint`), or fresh ones."
+    check_model_source(recipe)
     if recipe.init:
         set_seed(recipe.seed)
         model, processor = load_checkpoint(recipe.init, device='cpu', dtype='float32')
@@ -168,8 +214,9 @@ def run_training(trainer, # a built trainer
                  lora:bool=False, # a LoRA model (see `save_final`)
                  save_model=None, # `save_model(out)` instead of `save_final` (the warm-up saves the whole μ²LLM)
                  logs:tuple=(), # log-history keys to collect in the summary besides loss and eval_loss
+                 card:dict=None, # what the model card says (default: the trainer's `card_info`)
                 ) -> dict:
-    "Train, save the model and the processor, and write `train_summary.json` (the ending of every training stage)."
+    "Train, save the model and the processor, write `train_summary.json` and the model card (the ending of every training stage)."
     out = Path(out)
     res, secs, ckpt = fit(trainer, out, resume)
     if save_model is None: save_final(trainer, processor, out, lora=lora)
@@ -183,6 +230,10 @@ def run_training(trainer, # a built trainer
     if trainer.is_world_process_zero():
         processor.save_pretrained(out)
         write_json_atomic(out/'train_summary.json', summary)
+        card = dict(card or getattr(trainer, 'card_info', None) or {})
+        card['results'] = {k: summary.get(k) for k in ('global_step', 'train_loss', 'seconds', 'world_size')}
+        trainer.card_info = card                                   # `push_to_hub` publishes the same card
+        write_model_card(out, card)
     return summary
 
 # %% ../../nbs/04_train/05_launch.ipynb #3675b1ce
@@ -192,6 +243,37 @@ def _texts(ds) -> list:
 def _prep_config(cache) -> PreprocessConfig|None:
     p = Path(cache)/'config.json'
     return PreprocessConfig.load(p) if p.exists() else None
+
+def provenance(recipe:SFTRecipe # a training stage's settings
+              ) -> dict:
+    "Where a run's model comes from: its base LLM and vision weights, followed through the `recipe.json` of `init` checkpoints."
+    llm, vis, init, seen, warmed = recipe.llm, recipe.vision_weights, recipe.init, 0, False
+    rand = recipe.random_llm and not recipe.llm
+    while init and seen < 20 and not (llm and vis):
+        p = Path(init)/'recipe.json'
+        if not p.exists(): break
+        d = json.loads(p.read_text(encoding='utf-8'))
+        if not llm: llm, rand = d.get('llm'), bool(d.get('random_llm')) and not d.get('llm')
+        vis = vis or d.get('vision_weights')
+        warmed = warmed or d.get('mode') == 'encoder'
+        init, seen = d.get('init'), seen + 1
+    llm = _where(llm) or (f"a random-initialised Llama of the {recipe.preset} preset's shape" if rand else 'unknown (no recipe.json in the init chain)')
+    vis = _where(vis) or ('random initialisation, then the encoder warm-up stage' if warmed else 'random initialisation')
+    return dict(base_llm=str(llm), vision_weights=str(vis))
+
+def _where(p) -> str|None:
+    "A local path made absolute (a hub name or None as it is)."
+    return str(Path(p).resolve()) if p and Path(p).exists() else p
+
+def card_info(recipe:SFTRecipe, # the settings of the run
+              manifest, # its training manifest
+              n_train:int=None, # training cases (pairs for DPO)
+              stage:str=None # 'warmup', 'sft' or 'dpo' (default: from the recipe)
+             ) -> dict:
+    "What the model card of a run says (`train.recipes.model_card`)."
+    return dict(stage=stage or _section(recipe), preset=recipe.preset, recipe=recipe.to_dict(), init=recipe.init,
+                manifest=str(Path(manifest).resolve()), n_train=n_train, **provenance(recipe),
+                max_new_tokens=preset(recipe.preset).get('generate', {}).get('max_new_tokens'))
 
 def train(recipe:SFTRecipe, # the settings (`load_recipe(..., section='sft')` or 'warmup')
           manifest, # prepared manifest (`mu2llm_prep` output)
@@ -212,14 +294,15 @@ def train(recipe:SFTRecipe, # the settings (`load_recipe(..., section='sft')` or
     is_main = int(os.environ.get('RANK', 0)) == 0
     if is_main: write_json_atomic(out/'recipe.json', recipe.to_dict())
     info = dict(stage='warmup' if recipe.mode == 'encoder' else 'sft', mode=recipe.mode, n_train=len(train_ds), n_val=len(val_ds))
+    card = card_info(recipe, manifest, len(train_ds), info['stage'])
     if recipe.mode == 'encoder':
         trainer = warmup_trainer(model, train_ds, recipe, out, eval_dataset=val_ds, callbacks=[RankCallback(out)])
-        return run_training(trainer, processor, out, info, resume, save_model=model.save_pretrained)
+        return run_training(trainer, processor, out, info, resume, save_model=model.save_pretrained, card=card)
     if recipe.mode == 'lora' and not recipe.init and is_main:      # the weights the adapter will apply to
         model.save_pretrained(out/'base'); processor.save_pretrained(out/'base')
     model = set_trainable(model, recipe.mode, recipe.lora, freeze_encoder=recipe.freeze_encoder, verbose=is_main)
     trainer = sft_trainer(model, processor, train_ds, recipe, out, eval_dataset=val_ds if len(val_ds) else None,
-                          callbacks=[SaveProcessorCallback(processor), RankCallback(out)], **kw)
+                          callbacks=[SaveProcessorCallback(processor), RankCallback(out)], card=card, **kw)
     return run_training(trainer, processor, out, info, resume, lora=recipe.mode == 'lora')
 
 def train_dpo(recipe:DPORecipe, # the settings; `init` = the SFT checkpoint folder
@@ -242,7 +325,8 @@ def train_dpo(recipe:DPORecipe, # the settings; `init` = the SFT checkpoint fold
     model = set_trainable(model, recipe.train_mode, recipe.lora, freeze_encoder=recipe.freeze_encoder, verbose=is_main)
     if is_main: write_json_atomic(out/'recipe.json', recipe.to_dict())
     trainer = dpo_trainer(model, processor, pair_ds, recipe, out, ref_cache=out/'ref_logps.json',
-                          callbacks=[SaveProcessorCallback(processor), RankCallback(out)], **kw)
+                          callbacks=[SaveProcessorCallback(processor), RankCallback(out)],
+                          card=card_info(recipe, manifest, len(pair_ds), 'dpo'), **kw)
     info = dict(stage='dpo', mode=recipe.train_mode, ref_mode=recipe.ref_mode, init=recipe.init, n_pairs=len(pair_ds))
     s = run_training(trainer, processor, out, info, resume, lora=recipe.train_mode == 'lora',
                      logs=('rewards/margins', 'rewards/accuracies', 'rewards/chosen', 'rewards/rejected', 'nll_loss'))
@@ -251,6 +335,8 @@ def train_dpo(recipe:DPORecipe, # the settings; `init` = the SFT checkpoint fold
     return s
 
 # %% ../../nbs/04_train/05_launch.ipynb #acb0232a
+MODEL_SECTIONS = ('vision', 'tokenizer', 'llm')
+
 def _first_last(xs:list) -> list: return [round(xs[0], 4), round(xs[-1], 4)] if xs else []
 
 def warmup_stage(ctx) -> dict:
@@ -258,8 +344,8 @@ def warmup_stage(ctx) -> dict:
     r = SFTRecipe.from_recipe(ctx.recipe, 'warmup')
     if r.mode != 'encoder': raise ConfigError(f"warmup: mode must be 'encoder', not {r.mode!r}")
     if r.max_steps == 0: return dict(outputs={}, note='warm-up off (warmup.max_steps is 0)')
-    s = train(r, ctx.input('prep', 'manifest'), ctx.input('prep', 'cache'), ctx.out, resume=ctx.resume,
-              model_cfg={k: ctx.recipe[k] for k in ('vision', 'tokenizer')})
+    s = train(check_recipe(r, 'warmup'), ctx.input('prep', 'manifest'), ctx.input('prep', 'cache'), ctx.out, resume=ctx.resume,
+              model_cfg={k: ctx.recipe[k] for k in MODEL_SECTIONS})
     return dict(outputs=dict(checkpoint=ctx.out), figures=dict(loss=_first_last(s['loss']), steps=s['global_step'], seconds=s['seconds']),
                 note=f"warm-up loss {' -> '.join(map(str, _first_last(s['loss'])))}")
 
@@ -268,8 +354,8 @@ def sft_stage(ctx) -> dict:
     r = SFTRecipe.from_recipe(ctx.recipe, 'sft')
     warm = ctx.input('warmup', 'checkpoint', None)
     if warm and not r.init: r = r.replace(init=str(warm))
-    s = train(r, ctx.input('prep', 'manifest'), ctx.input('prep', 'cache'), ctx.out, resume=ctx.resume,
-              model_cfg={k: ctx.recipe[k] for k in ('vision', 'tokenizer')})
+    s = train(check_recipe(r, 'sft'), ctx.input('prep', 'manifest'), ctx.input('prep', 'cache'), ctx.out, resume=ctx.resume,
+              model_cfg={k: ctx.recipe[k] for k in MODEL_SECTIONS})
     return dict(outputs=dict(checkpoint=ctx.out), figures=dict(train_loss=s['train_loss'], loss=_first_last(s['loss']),
                 steps=s['global_step'], seconds=s['seconds']), note=f"train loss {s['train_loss']:.3f}")
 
@@ -281,7 +367,7 @@ def dpo_stage(ctx) -> dict:
     if not pairs.exists() or not pairs.read_text(encoding='utf-8').strip():
         return dict(outputs={}, note=f'DPO skipped: no preference pair survived ({pairs})')
     if not r.init: r = r.replace(init=str(ctx.input('sft', 'checkpoint')))
-    s = train_dpo(r, pairs, ctx.input('prep', 'manifest'), ctx.input('prep', 'cache'), ctx.out, resume=ctx.resume)
+    s = train_dpo(check_recipe(r, 'dpo'), pairs, ctx.input('prep', 'manifest'), ctx.input('prep', 'cache'), ctx.out, resume=ctx.resume)
     m = s['rewards_margins']
     return dict(outputs=dict(checkpoint=ctx.out),
                 figures=dict(train_loss=s['train_loss'], margins=_first_last(m), steps=s['global_step'], seconds=s['seconds'],

@@ -19,9 +19,9 @@ from ..score.judges import CachedJudge, make_judge
 from ..viz.figures import write_figure
 
 # %% auto #0
-__all__ = ['DROP_REASONS', 'PAIRINGS', 'has_cjk', 'invalid_reason', 'case_seed', 'read_store', 'sample_candidates',
-           'score_candidates', 'scored_cases', 'case_pairs', 'build_pairs', 'prefs_summary', 'summary_figure',
-           'manifest_items', 'run_prefs', 'PrefsSettings', 'prefs_stage']
+__all__ = ['DROP_REASONS', 'PAIRINGS', 'JUDGE_REQUIRED', 'has_cjk', 'invalid_reason', 'case_seed', 'read_store',
+           'sample_candidates', 'score_candidates', 'scored_cases', 'case_pairs', 'build_pairs', 'prefs_summary',
+           'summary_figure', 'manifest_items', 'run_prefs', 'require_judge', 'PrefsSettings', 'prefs_stage']
 
 # %% ../../nbs/04_train/03_prefs.ipynb #112304a5
 _CJK = re.compile('[\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u31ff\u3200-\u4dbf\u4e00-\u9fff'
@@ -337,6 +337,7 @@ def run_prefs(checkpoint, # SFT checkpoint folder (model + processor), as `mu2ll
               model=None, processor=None # an already loaded model and processor (then `checkpoint` is only recorded)
              ) -> tuple[dict, Path]:
     "Sample, score and pair a manifest split; returns (summary, path of pairs.jsonl)."
+    require_judge(judge)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     items = manifest_items(manifest, cache, split, limit)
     j = judge if isinstance(judge, CachedJudge) else make_judge(judge, cache=out/'judge_cache.jsonl')
@@ -369,6 +370,16 @@ def run_prefs(checkpoint, # SFT checkpoint folder (model + processor), as `mu2ll
     return summary, out/'pairs.jsonl'
 
 # %% ../../nbs/04_train/03_prefs.ipynb #67f3fb87
+JUDGE_REQUIRED = ("no judge is set, and the paper's drafts are ranked by GREEN-RadLlama2-7b: give prefs.judge (mu2llm_prefs "
+                  "--judge) as hf:PATH (a local GREEN-RadLlama2-7b folder) or openai:URL#MODEL (an OpenAI-compatible server such "
+                  "as vLLM serving it); 'rule' is the offline stand-in used by the tests and the demo")
+
+def require_judge(judge # a `make_judge` spec or a `Judge`
+                 ):
+    "Raise `ConfigError` when no judge is given (the `paper` recipe names none: it needs GREEN-RadLlama2-7b by path or URL)."
+    if judge is None or judge == '': raise ConfigError(JUDGE_REQUIRED)
+    return judge
+
 @dataclasses.dataclass
 class PrefsSettings(ConfigMixin):
     "The `prefs` section of a recipe (the arguments of `run_prefs` that a run fixes)."
@@ -387,6 +398,8 @@ class PrefsSettings(ConfigMixin):
     limit:int = None # only the first K cases of the split
     device:str = None # where to load the checkpoint (default: cuda if available)
     dtype:str = None # its dtype (default: float32 on CPU, bfloat16 on GPU)
+
+    def __post_init__(self): require_judge(self.judge)
 
 def prefs_stage(ctx) -> dict:
     "Stage `prefs`: drafts from the SFT checkpoint for the training split, scored by the judge, paired."

@@ -4,18 +4,17 @@
 
 # %% ../../nbs/04_train/02_sft.ipynb #9ac0d0a7
 from __future__ import annotations
-import dataclasses, math, os
-from dataclasses import dataclass
+import math
 
 import torch
+from trl import SFTTrainer
 
-from ..core.base import ConfigMixin, get_logger
 from ..core.errors import ConfigError
-from ..core.presets import Recipe, suggest
+from .recipes import LoraSettings, ModelCardMixin, SFTRecipe, trainer_args
 
 # %% auto #0
-__all__ = ['MODES', 'VISION_PARTS', 'LORA_TARGETS', 'Mu2SFTCollator', 'LoraSettings', 'trainable_table', 'print_trainable',
-           'set_trainable', 'SFTRecipe', 'world_size', 'trainer_args', 'sft_config', 'hf_index_dataset', 'sft_trainer']
+__all__ = ['MODES', 'VISION_PARTS', 'Mu2SFTCollator', 'trainable_table', 'print_trainable', 'set_trainable', 'sft_config',
+           'hf_index_dataset', 'Mu2SFTTrainer', 'sft_trainer']
 
 # %% ../../nbs/04_train/02_sft.ipynb #8ab1f651
 def _item_text(item:dict) -> tuple:
@@ -102,15 +101,6 @@ class Mu2SFTCollator:
 # %% ../../nbs/04_train/02_sft.ipynb #f7187353
 MODES = ('align', 'full', 'lora')
 VISION_PARTS = ('vision_tower', 'projector', 'mu2_tokenizer')
-LORA_TARGETS = ('q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj')
-
-@dataclass
-class LoraSettings(ConfigMixin):
-    "LoRA hyperparameters for the `lora` mode."
-    r:int = 16                    # rank of the update
-    alpha:int = 32                # scaling numerator (scale = alpha / r)
-    dropout:float = 0.0           # dropout on the LoRA input (0 keeps runs reproducible)
-    targets:tuple = LORA_TARGETS  # LLM linear layers that get adapters
 
 def _base(model):
     "The `Mu2LLMForConditionalGeneration` inside a peft wrapper (or the model itself)."
@@ -167,108 +157,7 @@ def set_trainable(model, # a `Mu2LLMForConditionalGeneration`
     if verbose: print_trainable(model, mode)
     return model
 
-# %% ../../nbs/04_train/02_sft.ipynb #acea43c7
-@dataclass
-class SFTRecipe(ConfigMixin):
-    "All hyperparameters of a training stage (warm-up, SFT; `DPORecipe` adds DPO's): a preset's section plus overrides."
-    preset:str = 'paper'                   # model + preprocessing preset of `core.presets` ('paper', 'demo', 'tiny')
-    llm:str = None                         # LLM weights/config: local path or cached hub name (None: random Llama of the preset's size)
-    tokenizer:str = None                   # tokenizer path (None: the LLM's, else an offline BPE trained on the training reports)
-    init:str = None                        # start from this μ²LLM checkpoint directory (e.g. the warm-up's or `align`'s output)
-    mode:str = 'full'                      # what trains: 'align', 'full' or 'lora' (`set_trainable`); 'encoder': the ViT warm-up
-    freeze_encoder:bool = False            # keep the 3-D ViT frozen in 'full' / 'lora'
-    task:str = None                        # train on one task only ('report' or 'vqa'; None: every row)
-    learning_rate:float = 4e-6
-    num_train_epochs:float = 4
-    max_steps:int = -1                     # > 0 overrides num_train_epochs; 0 turns the stage off
-    per_device_train_batch_size:int = 1
-    per_device_eval_batch_size:int = 1
-    global_batch_size:int = 4              # per-device batch x devices x accumulation; None: use gradient_accumulation_steps
-    gradient_accumulation_steps:int = 1    # used only when global_batch_size is None
-    max_length:int = 1024
-    bf16:bool = True                       # ignored (with a warning) where the device has no bf16 (CPU runs use fp32)
-    gradient_checkpointing:bool = True     # recompute activations of the ViT blocks and the LLM layers in backward
-    lr_scheduler_type:str = 'cosine'
-    warmup_steps:float = 0.03              # < 1: a fraction of the training steps
-    weight_decay:float = 0.0
-    max_grad_norm:float = 1.0
-    seed:int = 42                          # model init, data order, dropout
-    logging_steps:int = 10
-    eval_steps:int = 200                   # evaluation loss on the val split every N steps (0: never)
-    save_steps:int = 500                   # checkpoint-N every N steps
-    save_total_limit:int = 3               # keep the newest N checkpoints
-    report_to:str = None                   # None: no logger; 'tensorboard' (needs the tensorboard package), 'wandb'...
-    dataloader_num_workers:int = 0
-    blank_volume:bool = False              # train on zeroed volumes (control)
-    question:str = None                    # question for report rows (None: the processor's default)
-    lora_r:int = 16
-    lora_alpha:int = 32
-    lora_dropout:float = 0.0
-    ddp_find_unused_parameters:bool = False  # True if a custom model leaves trainable parameters without gradients (slower)
-
-    @classmethod
-    def from_recipe(cls, recipe:Recipe, # a run's recipe
-                    section:str='sft', # which of its sections: 'warmup', 'sft' or 'dpo'
-                    **kw # overrides
-                   ):
-        "The training settings of one section of `recipe`, unknown keys refused with the nearest valid name."
-        d = {**recipe.section(section), **kw}
-        names = [f.name for f in dataclasses.fields(cls)]
-        for k in d:
-            if k not in names: raise ConfigError(f'{section}: unknown setting {k!r}{suggest(k, names)}')
-        return cls(**{'preset': recipe.name, **d})
-
-    @classmethod
-    def preset_named(cls, name:str, # a preset of `core.presets`
-                     section:str='sft', # its section: 'warmup', 'sft' or 'dpo'
-                     **kw # overrides
-                    ):
-        "The named preset's settings for `section`, with overrides."
-        return cls.from_recipe(Recipe(name), section, **kw)
-
-    @property
-    def lora(self) -> LoraSettings: return LoraSettings(r=self.lora_r, alpha=self.lora_alpha, dropout=self.lora_dropout)
-
-    def accumulation(self, world_size:int=1) -> int:
-        "Gradient accumulation steps that give `global_batch_size` on `world_size` processes."
-        if self.global_batch_size is None: return self.gradient_accumulation_steps
-        per_step = self.per_device_train_batch_size * world_size
-        if self.global_batch_size % per_step:
-            raise ConfigError(f'global_batch_size={self.global_batch_size} is not a multiple of per-device batch '
-                              f'{self.per_device_train_batch_size} x {world_size} process(es)')
-        return self.global_batch_size // per_step
-
 # %% ../../nbs/04_train/02_sft.ipynb #63d2ae49
-def world_size() -> int:
-    "Number of training processes (torchrun / accelerate set WORLD_SIZE)."
-    return int(os.environ.get('WORLD_SIZE', '1'))
-
-def trainer_args(recipe:SFTRecipe, # the hyperparameters (an `SFTRecipe` or a subclass such as `DPORecipe`)
-                 out # output directory (checkpoints, logs)
-                ) -> dict:
-    "The `TrainingArguments` fields every μ²LLM stage (SFT, DPO) sets from its recipe on this machine."
-    cuda = torch.cuda.is_available()
-    bf16 = recipe.bf16 and cuda and torch.cuda.is_bf16_supported()
-    if recipe.bf16 and not bf16: get_logger('mu2llm.train.sft').warning('bf16 requested but not supported here; training in fp32')
-    if recipe.report_to == 'tensorboard':
-        import importlib.util
-        if not (importlib.util.find_spec('tensorboard') or importlib.util.find_spec('tensorboardX')):
-            raise ConfigError("report_to='tensorboard' needs the tensorboard package: pip install tensorboard")
-    return dict(output_dir=str(out), learning_rate=recipe.learning_rate, num_train_epochs=recipe.num_train_epochs,
-                max_steps=recipe.max_steps, per_device_train_batch_size=recipe.per_device_train_batch_size,
-                per_device_eval_batch_size=recipe.per_device_eval_batch_size,
-                gradient_accumulation_steps=recipe.accumulation(world_size()), max_length=recipe.max_length,
-                bf16=bf16, use_cpu=not cuda, activation_checkpointing=recipe.gradient_checkpointing,
-                activation_checkpointing_kwargs={'use_reentrant': False} if recipe.gradient_checkpointing else None,
-                lr_scheduler_type=recipe.lr_scheduler_type, warmup_steps=recipe.warmup_steps,
-                weight_decay=recipe.weight_decay, max_grad_norm=recipe.max_grad_norm, seed=recipe.seed,
-                data_seed=recipe.seed, logging_steps=recipe.logging_steps,
-                save_strategy='steps', save_steps=recipe.save_steps, save_total_limit=recipe.save_total_limit,
-                report_to=[] if recipe.report_to in (None, 'none', '') else [recipe.report_to],
-                dataloader_num_workers=recipe.dataloader_num_workers, remove_unused_columns=False,
-                ddp_find_unused_parameters=recipe.ddp_find_unused_parameters,
-                disable_tqdm=bool(os.environ.get('MU2LLM_NO_PROGRESS')))
-
 def sft_config(recipe:SFTRecipe, # the hyperparameters
                out, # output directory (checkpoints, logs)
                has_eval:bool=False, # an eval dataset is given
@@ -277,9 +166,9 @@ def sft_config(recipe:SFTRecipe, # the hyperparameters
     "TRL `SFTConfig` for `recipe` on this machine."
     from trl import SFTConfig
     ev = has_eval and recipe.eval_steps > 0
-    args = dict(trainer_args(recipe, out), eval_strategy='steps' if ev else 'no', eval_steps=recipe.eval_steps if ev else None,
+    args = dict(eval_strategy='steps' if ev else 'no', eval_steps=recipe.eval_steps if ev else None,
                 dataset_kwargs={'skip_prepare_dataset': True}, packing=False)
-    return SFTConfig(**{**args, **kw})
+    return SFTConfig(**{**args, **trainer_args(recipe, out), **kw})       # pass-through fields win
 
 def hf_index_dataset(ds, # a map-style dataset of items (e.g. `CTReportDataset`)
                      source:str # its name in the collator's `sources`
@@ -288,6 +177,9 @@ def hf_index_dataset(ds, # a map-style dataset of items (e.g. `CTReportDataset`)
     import datasets
     return datasets.Dataset.from_dict({'source': [source] * len(ds), 'index': list(range(len(ds)))})
 
+class Mu2SFTTrainer(ModelCardMixin, SFTTrainer):
+    "TRL's `SFTTrainer` writing mu2llm's model card (`card_info`) where TRL writes its own."
+
 def sft_trainer(model, # model to train (after `set_trainable`)
                 processor, # `Mu2LLMProcessor`
                 train_dataset, # items with `pixel_values` + text (e.g. `CTReportDataset`)
@@ -295,14 +187,16 @@ def sft_trainer(model, # model to train (after `set_trainable`)
                 out, # output directory
                 eval_dataset=None, # optional validation items (eval loss every `eval_steps`)
                 callbacks:list=None, # extra `TrainerCallback`s
+                card:dict=None, # what the model card says (`train.recipes.model_card`); None: the recipe only
                 **kw # extra `SFTConfig` arguments
-               ):
+               ) -> Mu2SFTTrainer:
     "TRL `SFTTrainer` wired to μ²LLM: our collator, the tokenizer as processing class, no dataset preparation."
-    from trl import SFTTrainer
     if recipe.gradient_checkpointing: _base(model).model.vision_tower.gradient_checkpointing = True
-    coll = Mu2SFTCollator(processor, recipe.max_length, blank_volume=recipe.blank_volume, question=recipe.question,
-                          sources={'train': train_dataset, 'eval': eval_dataset})
     args = sft_config(recipe, out, has_eval=eval_dataset is not None and len(eval_dataset) > 0, **kw)
+    coll = Mu2SFTCollator(processor, recipe.max_length, blank_volume=recipe.blank_volume, question=recipe.question,
+                          pad_to_multiple_of=args.pad_to_multiple_of, sources={'train': train_dataset, 'eval': eval_dataset})
     ev = hf_index_dataset(eval_dataset, 'eval') if args.eval_strategy != 'no' else None
-    return SFTTrainer(model=model, args=args, data_collator=coll, train_dataset=hf_index_dataset(train_dataset, 'train'),
-                      eval_dataset=ev, processing_class=processor.tokenizer, callbacks=callbacks)
+    tr = Mu2SFTTrainer(model=model, args=args, data_collator=coll, train_dataset=hf_index_dataset(train_dataset, 'train'),
+                       eval_dataset=ev, processing_class=processor.tokenizer, callbacks=callbacks)
+    tr.card_info = card if card is not None else dict(stage='sft', preset=recipe.preset, recipe=recipe.to_dict())
+    return tr

@@ -12,7 +12,7 @@ from ..core.base import CTRATE_LABELS
 from ..core.errors import ConfigError
 from ..data.dataset import collate_volumes
 from ..score.labeller import EXTRA_LABELS, label_findings
-from .sft import trainer_args
+from .recipes import trainer_args
 
 # %% auto #0
 __all__ = ['WARMUP_LABELS', 'report_labels', 'FindingProbe', 'WarmupCollator', 'warmup_trainer']
@@ -72,7 +72,7 @@ def warmup_trainer(model, # a `Mu2LLMForConditionalGeneration`; its `vision_towe
         if 'norm_cross_attn' in n: p.requires_grad_(False)               # needs a gradient for every trainable tensor
     a = {k: v for k, v in trainer_args(recipe, out).items() if k not in ('max_length',)}
     has_eval = eval_dataset is not None and len(eval_dataset) > 0 and recipe.eval_steps > 0
-    args = TrainingArguments(**a, eval_strategy='steps' if has_eval else 'no', eval_steps=recipe.eval_steps or None)
+    args = TrainingArguments(**{'eval_strategy': 'steps' if has_eval else 'no', 'eval_steps': recipe.eval_steps or None, **a})
     tr = Trainer(model=FindingProbe(vit), args=args, train_dataset=train_dataset, eval_dataset=eval_dataset if has_eval else None,
                  data_collator=WarmupCollator(), callbacks=callbacks)
     if tr.is_fsdp_enabled or (tr.is_deepspeed_enabled and tr.accelerator.state.deepspeed_plugin.zero_stage == 3):
