@@ -22,6 +22,7 @@ lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 min_python = cfg['min_python']
 requirements = cfg.get('requirements', '').split()
 dev_requirements = cfg.get('dev_requirements', '').split()
+deepspeed_requirements = cfg.get('deepspeed_requirements', '').split()   # pip install -e .[deepspeed]: the ZeRO configs in configs/
 if cfg.get('pip_requirements'): requirements += cfg.get('pip_requirements', '').split()
 console_scripts = [s.strip() for s in cfg.get('console_scripts', '').split('\n') if s.strip()]
 
@@ -40,7 +41,7 @@ setuptools.setup(
     include_package_data=True,
     package_data={cfg['lib_path']: ['templates/*', 'configs/*', 'recipes/*']},
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require={'dev': dev_requirements, 'deepspeed': deepspeed_requirements},
     dependency_links=cfg.get('dep_links', '').split(),
     python_requires='>=' + min_python,
     long_description=readme.read_text(encoding='utf-8') if readme.exists() else cfg['description'],

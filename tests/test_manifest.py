@@ -157,3 +157,45 @@ def test_leakage_finds_planted_leaks_among_many_rows():
     pairs = {(r['id_a'], r['id_b'], r['exact']) for r in rep.reports}
     assert pairs == {('r5', 'dup', True), ('r7', 'near', False)}, pairs
     assert not rep.truncated
+
+
+def _manifest_cli(argv, capsys):
+    "`python -m mu2llm.cli manifest ARGV` in this process: (exit code, stdout, stderr)."
+    from mu2llm.cli.commands import main
+    try: main(['manifest', *map(str, argv)]); code = 0
+    except SystemExit as e: code = e.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_manifest_command_writes_checked_manifests(tmp_path, capsys):
+    "mu2llm_manifest: CT-RATE's download layout (root or dataset/), AMOS-MM, M3D-Cap; a leaking split is refused."
+    import numpy as np
+    ds = _ctrate_fixture(tmp_path/'ct', ['train_10_a_1', 'train_10_a_2', 'train_11_a_1', 'valid_10_a_1'])
+    for root in (tmp_path/'ct', ds):                                            # the download folder, or its dataset/
+        code, out, err = _manifest_cli(['ctrate', '--root', root, '--out', tmp_path/'ct.jsonl'], capsys)
+        assert code == 0, err
+        rows = read_manifest(tmp_path/'ct.jsonl', check_files=True)
+        assert sorted((r.id, r.split) for r in rows) == [('train_10_a_1', 'train'), ('train_10_a_2', 'train'),
+                                                         ('train_11_a_1', 'train'), ('valid_10_a_1', 'test')]
+        assert '4 rows of ctrate (train 3, val 0, test 1' in out and 'leakage check: 4 rows: 0 patient(s)' in out
+    code, out, err = _manifest_cli(['ctrate', '--root', tmp_path/'ct', '--out', tmp_path/'f.jsonl', '--text_cols',
+                                    'Findings_EN,Impressions_EN'], capsys)
+    assert code == 0 and 'Impression:' in read_manifest(tmp_path/'f.jsonl')[0].report
+    # M3D-Cap with one case listed in train and test: the patient leaks, the command refuses unless told
+    c = tmp_path/'m3d'; (c/'ct_case/000001').mkdir(parents=True)
+    np.save(c/'ct_case/000001/Axial.npy', np.zeros((1, 2, 2, 2), np.float32)); (c/'ct_case/000001/text.txt').write_text('Caption.')
+    np.save(c/'ct_case/000001/Coronal.npy', np.zeros((1, 2, 2, 2), np.float32))
+    (c/'M3D_Cap.json').write_text(json.dumps({'train': [{'image': 'ct_case/000001/Axial.npy', 'text': 'ct_case/000001/text.txt'}],
+                                              'test': [{'image': 'ct_case/000001/Coronal.npy', 'text': 'ct_case/000001/text.txt'}]}))
+    code, out, err = _manifest_cli(['m3dcap', '--root', c, '--out', tmp_path/'m3.jsonl'], capsys)
+    assert code == 2 and 'ct_case/000001 in test, train' in err and '--allow_leakage' in err and not (tmp_path/'m3.jsonl').exists()
+    code, out, err = _manifest_cli(['m3dcap', '--root', c, '--out', tmp_path/'m3.jsonl', '--allow_leakage'], capsys)
+    assert code == 0 and len(read_manifest(tmp_path/'m3.jsonl')) == 2 and '1 patient(s) in more than one split' in out
+    # errors name what is missing
+    code, _, err = _manifest_cli(['ctrate', '--root', tmp_path/'m3d', '--out', tmp_path/'x.jsonl'], capsys)
+    assert code == 2 and 'train_reports.csv' in err
+    code, _, err = _manifest_cli(['atlas3', '--root', c, '--out', tmp_path/'x.jsonl'], capsys)
+    assert code == 2 and '--reports_csv' in err
+    code, _, err = _manifest_cli(['ctrat', '--root', c], capsys)
+    assert code == 2 and "did you mean 'ctrate'" in err

@@ -172,6 +172,28 @@ def test_shipped_recipes_and_accelerate_configs():
         else: assert c.fsdp_config['fsdp_use_orig_params'] is True   # partial freezing (align stage) needs it
 
 
+@pytest.mark.skipif(not (ROOT/'configs'/'slurm').exists(), reason='repository configs/ not present')
+def test_slurm_examples_and_the_deepspeed_extra():
+    "configs/slurm: one node with 4 GPUs and two nodes, valid bash, starting mu2llm_train with the shipped ZeRO-2 config."
+    import runpy, shutil
+    from unittest import mock
+    scripts = {p.name: p.read_text() for p in (ROOT/'configs'/'slurm').glob('*.sbatch')}
+    assert sorted(scripts) == ['train_1node_4gpu.sbatch', 'train_2nodes_8gpu.sbatch']
+    for name, text in scripts.items():
+        if shutil.which('bash'):
+            r = subprocess.run(['bash', '-n', str(ROOT/'configs'/'slurm'/name)], capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr
+        assert '#SBATCH --gpus-per-node=4' in text and 'configs/accelerate/zero2_4gpu.yaml' in text
+        assert '-m mu2llm.cli train --stage "$STAGE" --preset "$PRESET"' in text
+        assert 'llm="$LLM" vision_weights="$VIT"' in text and 'init="$INIT"' in text
+    assert '#SBATCH --nodes=1' in scripts['train_1node_4gpu.sbatch'] and '#SBATCH --nodes=2' in scripts['train_2nodes_8gpu.sbatch']
+    assert '--num_machines 2 --num_processes 8 --machine_rank "$SLURM_NODEID"' in scripts['train_2nodes_8gpu.sbatch']
+    got = {}
+    with mock.patch('setuptools.setup', lambda **kw: got.update(kw)): runpy.run_path(str(ROOT/'setup.py'))
+    assert any(r.startswith('deepspeed') for r in got['extras_require']['deepspeed'])        # pip install -e .[deepspeed]
+    assert 'mu2llm_manifest=mu2llm.cli.commands:mu2llm_manifest' in got['entry_points']['console_scripts']
+
+
 def test_align_trains_only_projector_and_tokenizer_then_full_starts_from_it(data, tmp_path):
     from mu2llm.train.launch import build_model, load_recipe, train
     from mu2llm.model.processing_mu2llm import Mu2LLMProcessor
