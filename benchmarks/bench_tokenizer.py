@@ -6,10 +6,10 @@
 At the paper's token counts (batch 1, T=8 slabs x 256 tokens in, 256 out, a 768-position prompt of which
 `--real` are real tokens, LLM width 2048) it times
 
-* `official`: the tokenizer at the official configuration (width 2048 everywhere) attending to all 768 prompt
-  positions, as the official code does (no key-padding mask): the baseline;
-* `ours`: our default (width 768 inside, projected to 2048 at the end; prompt masked and trimmed to its real
-  tokens);
+* `official`: the tokenizer at the official configuration (width 2048 everywhere: the `paper` preset's) attending to
+  all 768 prompt positions, as the official code does (no key-padding mask): the baseline;
+* `ours`: the `paper_lite` preset's (width 768 inside, projected to 2048 at the end; prompt masked and trimmed to its
+  real tokens);
 * `ours_unmasked`: our width with the full 768 prompt positions, to separate the two levers;
 * `llm`: one forward pass of a random-initialised 1B-class Llama (`llm_config(preset_name='paper')`: 16 layers,
   width 2048) over 512 tokens.

@@ -87,9 +87,9 @@ def bench_rows() -> list:
                 'cache_load', 'benchmarks/bench_cache.py'))
     d = load('tokenizer_cost'); r = rows(d)[d['shown']]
     earlier = ''.join(f"; {pct(x['ours_over_llm'])} % in {x['readme_label']}" for x in d['tables']['runs'] if x.get('readme_label'))
-    out.append(("μ² Tokenizer forward at the paper's token counts, vs one forward of a 1B Llama over 512 tokens",
+    out.append(("μ² Tokenizer forward at the paper's token counts, `paper_lite` (width 768), vs one forward of a 1B Llama over 512 tokens",
                 f"{r['configs']['ours']['fwd_s']:.2f} vs {r['configs']['llm']['fwd_s']:.2f} s, **{pct(r['ours_over_llm'])} %** "
-                f"(official layout: {pct(r['official_over_llm'])} %){earlier}", 'tokenizer_cost', 'benchmarks/bench_tokenizer.py'))
+                f"(`paper`, the official layout at width 2048: {pct(r['official_over_llm'])} %){earlier}", 'tokenizer_cost', 'benchmarks/bench_tokenizer.py'))
     r = shown('labeller_f1')
     out.append((f"findings labeller, macro-F1 on {r['heldout']['n_reports']} held-out hand-labelled CT-RATE reports",
                 f"**{r['heldout']['macro_f1']:.3f}**", 'labeller_f1', 'nbs/03_score/00_labeller.ipynb'))
