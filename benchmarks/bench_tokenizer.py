@@ -82,8 +82,8 @@ def run_case(case, reps, real, threads):
         res['fwd_peak_MiB'] = _peak_delta(fwd)
         return res
 
-    from mu2llm.model.mu2_tokenizer import Mu2Tokenizer, PAPER_TOKENIZER, OFFICIAL_TOKENIZER
-    cfg = OFFICIAL_TOKENIZER if case == 'official' else PAPER_TOKENIZER
+    from mu2llm.model.mu2_tokenizer import Mu2Tokenizer, PAPER_TOKENIZER, LITE_TOKENIZER
+    cfg = PAPER_TOKENIZER if case == "official" else LITE_TOKENIZER
     tk = Mu2Tokenizer(**cfg).train()                       # train mode: what SFT runs (soft DTS has no noise)
     res['params_M'] = sum(p.numel() for p in tk.parameters()) / 1e6
     img_tok = torch.randn(1, cfg['n_slabs'], cfg['n_tokens'], cfg['in_dim'])

@@ -65,7 +65,7 @@ def test_demo_pipeline_tiny(tmp_path, capsys):
               'generate/preds_blank.jsonl', 'generate/preds_sft.jsonl', 'generate/preds_dpo.jsonl', 'eval/sft/summary.json',
               'eval/dpo/cases.jsonl', 'eval/results.json', 'eval/results.md'):
         assert (out/f).exists(), f
-    for stage in ('phantoms', 'prep', 'warmup', 'sft', 'prefs', 'dpo', 'generate', 'eval'):
+    for stage in ('phantoms', 'prep', 'warmup', 'align', 'sft', 'prefs', 'dpo', 'generate', 'eval'):
         s = json.loads((out/stage/'summary.json').read_text())             # every stage wrote the contract's summary
         assert s['status'] == 'done' and s['fingerprint'] and s['versions']['torch'] and not (out/stage/'attempt.json').exists()
     for row in ('| blank-volume control |', '| SFT |', '| SFT+DPO |', '| SFT+DPO, blank volume |', 'finding F1 gain', 'GREEN (rule) gain of DPO over SFT'):

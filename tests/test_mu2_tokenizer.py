@@ -7,7 +7,7 @@ import torch
 from mu2llm.core.errors import Mu2LLMError, ConfigError
 from mu2llm.core.errors import ShapeError
 from mu2llm.model.dts import TokenSelector
-from mu2llm.model.mu2_tokenizer import Mu2Tokenizer, Mu2TokenizerOutput, ABLATIONS, OFFICIAL_TOKENIZER, PAPER_TOKENIZER, param_table
+from mu2llm.model.mu2_tokenizer import Mu2Tokenizer, Mu2TokenizerOutput, ABLATIONS, PAPER_TOKENIZER, LITE_TOKENIZER, param_table
 
 TINY = dict(in_dim=24, dim=16, out_dim=32, text_dim=20, n_slabs=2, n_tokens=16, n_select=16, n_queries=8,
             n_layers_svr=2, n_layers_tta=2, n_heads=4)
@@ -136,8 +136,8 @@ def test_shape_errors_are_typed_and_clear():
 
 def test_official_width_parameter_counts():
     with torch.device('meta'):
-        off = param_table(Mu2Tokenizer(**OFFICIAL_TOKENIZER))
-        ours = param_table(Mu2Tokenizer(**PAPER_TOKENIZER))
+        off = param_table(Mu2Tokenizer(**PAPER_TOKENIZER))
+        ours = param_table(Mu2Tokenizer(**LITE_TOKENIZER))
     assert abs(off['total'] - 355.3) < 2 and abs(off['svr'] - 134) < 1 and abs(off['tta'] - 218) < 1.5
     assert off['in_proj'] == 0 and off['out_proj'] == 0           # identity at the official width
     assert ours['out_proj'] == pytest.approx((768 * 2048 + 2048) / 1e6)

@@ -147,7 +147,7 @@ def mu2llm_prep(manifest:Param('input manifest (.jsonl)', str), # input manifest
     if s['ok_rows'] == 0: sys.exit(1)
 
 # %% ../../nbs/08_cli/01_commands.ipynb #d29f404d
-TRAIN_STAGES = ('warmup', 'sft', 'dpo')
+TRAIN_STAGES = ('warmup', 'align', 'sft', 'dpo')
 
 _TRAIN_HELP = ("settings of the stage's recipe section, each key=value (e.g. max_steps=20 learning_rate=1e-4 init=runs/align), "
                "or section.key=value. Recipe fields: " + ', '.join(recipe_fields()) + " (the last four: dpo only). Any other "
@@ -160,9 +160,10 @@ def _check_train(rec:Recipe, stage:str, run=None):
     r = (DPORecipe if stage == 'dpo' else SFTRecipe).from_recipe(rec, stage)
     if r.max_steps == 0: return r                                              # the stage is off
     check_recipe(r, stage)
-    if stage == 'sft' and not r.init and run is not None:                     # the stage starts from the run's warm-up
-        warm = (read_summary(Path(run)/'warmup') or {}).get('outputs', {}).get('checkpoint')
-        if warm: r = r.replace(init=str(warm))
+    if stage in ('align', 'sft') and not r.init and run is not None:          # the stage starts from the run's aligned / warmed model
+        starts = ('align', 'warmup') if stage == 'sft' else ('warmup',)
+        ck = [(read_summary(Path(run)/s) or {}).get('outputs', {}).get('checkpoint') for s in starts]
+        if any(ck): r = r.replace(init=str(next(c for c in ck if c)))
     return check_model_source(r) if stage != 'dpo' or r.init else r
 
 def _one_line_summary(s:dict) -> str:
@@ -172,7 +173,7 @@ def _one_line_summary(s:dict) -> str:
 
 @call_parse
 def mu2llm_train(overrides:Param(_TRAIN_HELP, str, opt=False, nargs='*')=None,
-          stage:str='sft', # the training stage: warmup (3-D ViT on report labels), sft, or dpo (needs --pairs or a run's prefs)
+          stage:str='sft', # the training stage: warmup (3-D ViT on report labels), align (image path on report labels), sft, or dpo (needs --pairs or a run's prefs)
           preset:str='demo', # preset: tiny, demo, paper or paper_lite
           recipe:str=None, # a recipe file (YAML) instead of the preset
           run:str=None, # a run folder: inputs from RUN/prep (and RUN/sft, RUN/prefs for dpo), output to RUN/<stage>
@@ -183,7 +184,7 @@ def mu2llm_train(overrides:Param(_TRAIN_HELP, str, opt=False, nargs='*')=None,
           force:bool=False, # replace a stage run in --out made with other settings
           debug:bool=False, # show the full traceback of an error
          ):
-    "Run the warm-up, SFT or DPO stage of μ²LLM (single process, or under torchrun / accelerate launch)."
+    "Run the warm-up, align, SFT or DPO stage of μ²LLM (single process, or under torchrun / accelerate launch)."
     with cli_errors('mu2llm_train', debug):
         check_choice('--stage', stage, TRAIN_STAGES)
         rec = _recipe(preset, recipe, overrides, default_section=stage)

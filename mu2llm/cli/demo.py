@@ -15,8 +15,8 @@ from ..eval.heldout import results_table
 __all__ = ['DEMO_STAGES', 'SEEDED', 'demo_recipe', 'run_demo']
 
 # %% ../../nbs/08_cli/00_demo.ipynb #e43280f9
-DEMO_STAGES = ('phantoms', 'prep', 'warmup', 'sft', 'prefs', 'dpo', 'generate', 'eval')
-SEEDED = ('phantoms', 'warmup', 'sft', 'prefs', 'dpo', 'eval')   # sections whose `seed` a run's --seed sets
+DEMO_STAGES = ('phantoms', 'prep', 'warmup', 'align', 'sft', 'prefs', 'dpo', 'generate', 'eval')
+SEEDED = ('phantoms', 'warmup', 'align', 'sft', 'prefs', 'dpo', 'eval')   # sections whose `seed` a run's --seed sets
 
 def demo_recipe(preset:str='demo', # the preset the run starts from
                 overrides=None, # 'section.key=value' strings
