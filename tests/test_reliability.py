@@ -192,7 +192,7 @@ def test_generate_augment_and_eval_refuse_to_write_over_their_inputs(tiny, tmp_p
 def test_train_refuses_an_output_folder_that_holds_its_inputs(tiny, tmp_path, capsys):
     cache = tmp_path/'prep'; shutil.copytree(tiny/'prep', cache)
     cfg = (cache/'config.json').read_text()
-    assert _cli('train', 'max_steps=1', stage='sft', preset='tiny', manifest=str(cache/'manifest.jsonl'), out=str(cache)) == 2
+    assert _cli('train', overrides=['max_steps=1'], stage='sft', preset='tiny', manifest=str(cache/'manifest.jsonl'), out=str(cache)) == 2
     assert '--out' in _one_line(capsys.readouterr().err, 'mu2llm_train')
     assert (cache/'config.json').read_text() == cfg and not (cache/'summary.json').exists()
 
@@ -395,7 +395,7 @@ def test_non_utf8_manifest_line_is_named_not_a_traceback(tiny, tmp_path, capsys)
     assert 'line 2' in _one_line(capsys.readouterr().err, 'mu2llm_generate')
     assert _cli('augment', manifest=str(p), out=str(tmp_path/'a.jsonl'), model='m') == 2
     assert 'UTF-8' in _one_line(capsys.readouterr().err, 'mu2llm_augment')
-    assert _cli('train', 'max_steps=1', preset='tiny', manifest=str(p), cache=str(tiny/'prep'), out=str(tmp_path/'t')) == 2
+    assert _cli('train', overrides=['max_steps=1'], preset='tiny', manifest=str(p), cache=str(tiny/'prep'), out=str(tmp_path/'t')) == 2
     assert 'UTF-8' in _one_line(capsys.readouterr().err, 'mu2llm_train')
 
 
@@ -430,13 +430,17 @@ def test_unwritable_or_file_out_is_refused_before_any_work(tiny, tmp_path, monke
     assert '--out' in _one_line(capsys.readouterr().err, 'mu2llm_generate')
     assert _cli('generate', tiny/'ckpt', tiny/'v0.nii.gz', out=str(afile/'x.jsonl')) == 2
     assert '--out' in _one_line(capsys.readouterr().err, 'mu2llm_generate')
-    for name, kw in [('prep', dict(manifest=str(tiny/'m.jsonl'), preset='tiny')),
+    for name, kw in [('prep', dict(manifest=str(tiny/'m.jsonl'), preset='tiny')),                  # folder outputs given a file
                      ('prefs', dict(checkpoint=str(tiny/'ckpt'), manifest=str(tiny/'prep/manifest.jsonl'))),
-                     ('augment', dict(manifest=str(tiny/'m.jsonl'), model='m')),
-                     ('phantoms', dict(n_cases=1, size='tiny'))]:
+                     ('phantoms', dict(n_cases=1, size='tiny')),
+                     ('train', dict(manifest=str(tiny/'prep/manifest.jsonl'), preset='tiny', overrides=['max_steps=1']))]:
         assert _cli(name, **kw, out=str(afile)) == 2, name
         assert '--out' in _one_line(capsys.readouterr().err, f'mu2llm_{name}'), name
     assert afile.read_text() == 'x'
+    assert _cli('augment', manifest=str(tiny/'m.jsonl'), model='m', out=str(ro/'a.jsonl')) == 2         # a file output in a read-only folder
+    assert '--out' in _one_line(capsys.readouterr().err, 'mu2llm_augment')
+    assert _cli('augment', manifest=str(tiny/'m.jsonl'), model='m', out=str(tmp_path)) == 2             # ... or naming a folder
+    assert '--out' in _one_line(capsys.readouterr().err, 'mu2llm_augment')
 
 
 @pytest.mark.parametrize('opt', [dict(batch_size=0), dict(max_new_tokens=0), dict(dtype='foo'), dict(device='foo')])
