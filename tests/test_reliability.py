@@ -21,7 +21,6 @@ from mu2llm.core.files import read_jsonl
 
 from _helpers import cli_env, save_tiny_checkpoint
 
-ROOT = Path(__file__).resolve().parents[1]
 REPORT = 'The lungs are clear. No pleural effusion. The heart is normal in size.'
 
 
@@ -565,11 +564,11 @@ def test_messages_name_options_as_the_cli_spells_them():
     known = {'--help', '--no-deps'}                                   # argparse's own, pip's
     for c in commands.COMMANDS:
         known |= {o for a in anno_parser(getattr(commands, f'mu2llm_{c}').__wrapped__)._actions for o in a.option_strings}
-    bad = []
-    for p in sorted((ROOT/'mu2llm').rglob('*.py')):
+    bad, pkg = [], Path(commands.__file__).resolve().parents[1]      # the package that is imported
+    for p in sorted(pkg.rglob('*.py')):
         for n in ast.walk(ast.parse(p.read_text(encoding='utf-8'))):
             if isinstance(n, ast.Constant) and isinstance(n.value, str):
-                bad += [f'{p.relative_to(ROOT)}:{n.lineno} {o}' for o in re.findall(r'(?<![\w-])--[a-zA-Z][\w-]*', n.value)
+                bad += [f'{p.relative_to(pkg.parent)}:{n.lineno} {o}' for o in re.findall(r'(?<![\w-])--[a-zA-Z][\w-]*', n.value)
                         if o not in known]
     assert not bad, bad
 
