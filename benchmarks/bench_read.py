@@ -2,6 +2,7 @@
 
     python benchmarks/bench_read.py               # 2 synthetic 512x512x120 int16 .nii.gz volumes (and their .nii)
     python benchmarks/bench_read.py --n 3 --reps 5
+    python benchmarks/bench_read.py --zlib        # both reads without isal (the fallback when it is not installed)
 
 The streaming read (issue 19) parses the header first, refuses a scan over the voxel budget, and inflates a
 `.nii.gz` in 8 MiB slices straight into an array of the size the header declares. The read it replaced (copied below
@@ -57,7 +58,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--n', type=int, default=2, help='volumes')
     ap.add_argument('--reps', type=int, default=3, help='repetitions (the best is kept)')
+    ap.add_argument('--zlib', action='store_true', help='inflate with zlib, as without isal')
     a = ap.parse_args()
+    if a.zlib:
+        import mu2llm.data.ct_io as ct_io
+        ct_io._igzip = None
     from mu2llm.data.ct_io import gzip_backend, read_ct
     with tempfile.TemporaryDirectory() as td:
         gz, plain = make_volumes(Path(td), a.n)
