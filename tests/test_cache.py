@@ -114,7 +114,7 @@ def test_sigkill_mid_run_then_resume(tmp_path):
     assert n_before < n, 'run finished before it could be killed; make the volumes bigger'
     r = _prep(tmp_path/'m.jsonl', '--out', tmp_path/'c', '--preset', 'demo', '--workers', '2')
     assert r.returncode == 0 and f'{n} volume(s)' in r.stdout and '0 failed' in r.stdout, r.stdout + r.stderr
-    # temp files of killed writers may stay behind (.*.tmp); they are never read, as the loads below show
+    assert not list(edir.glob('.*.tmp')), 'the resumed run must remove the temp files of the killed writers'
     cfg, vc = PreprocessConfig.preset('demo'), VolumeCache(tmp_path/'c')
     rows = read_manifest(tmp_path/'c/manifest.jsonl')
     assert len(rows) == n

@@ -70,14 +70,14 @@ def test_demo_pipeline_tiny(tmp_path, capsys):
         assert s['status'] == 'done' and s['fingerprint'] and s['versions']['torch'] and not (out/stage/'attempt.json').exists()
     for row in ('| blank-volume control |', '| SFT |', '| SFT+DPO |', '| SFT+DPO, blank volume |', 'finding F1 gain', 'GREEN (rule) gain of DPO over SFT'):
         assert row in printed, row
-    assert all(f'[{k}/8]' in printed for k in range(1, 9))
+    assert all(f'[{k}/9]' in printed for k in range(1, 10))
     # SFT started from the warmed encoder and kept it frozen
     from safetensors.torch import load_file
     enc, sft, dpo_w = (load_file(next((out/d).glob('*.safetensors'))) for d in ('warmup', 'sft', 'dpo'))
     vit = [k for k in enc if 'vision_tower' in k]
     assert vit and all(torch.equal(enc[k], sft[k]) and torch.equal(enc[k], dpo_w[k]) for k in vit)
     assert not all(torch.equal(enc[k], sft[k]) for k in enc if 'language_model' in k)
-    assert Path(json.loads((out/'sft'/'recipe.json').read_text())['init']).resolve() == (out/'warmup').resolve()
+    assert Path(json.loads((out/'sft'/'recipe.json').read_text())['init']).resolve() == (out/'align').resolve()   # SFT starts from the aligned image path (warm-up -> align -> SFT)
     # the truth came from the truth files, and the test cases are disjoint from the training cases
     assert res['truth_source'] == ['truth_file']
     rows = read_jsonl(out/'phantoms'/'manifest.jsonl')

@@ -178,8 +178,9 @@ def test_pass_through_fields_reach_the_trainers_and_typos_are_refused(tmp_path, 
                         (['packing=true'], 'sft.packing is set by mu2llm')):
         code, err = _main(base + extra, capsys)
         assert code == 2 and want in err, (extra, err)
+    (tmp_path/'init').mkdir()
     code, err = _main(['train', '--stage', 'dpo', '--preset', 'tiny', '--manifest', man, '--pairs', man, '--out', tmp_path/'d',
-                       f'init={tmp_path}', 'label_smoothing=0.1'], capsys)
+                       f"init={tmp_path/'init'}", 'label_smoothing=0.1'], capsys)
     assert code == 2 and 'computes the sigmoid loss' in err, err
     assert not (tmp_path/'o').exists() and not (tmp_path/'d').exists()
 

@@ -86,9 +86,10 @@ def test_kill_mid_run_then_resume_matches_uninterrupted(data, tmp_path, batch):
     done_at_kill = store.read_bytes().count(b'\n')                # complete lines (a cut last one has no newline)
     assert 2 <= done_at_kill < N_TRAIN
     assert not (run/'pairs.jsonl').exists()                      # killed during sampling, before pairing
+    v3_failed = b'"id": "v3"' in store.read_bytes()               # a failed case is tried again on the next run
 
     p = _run(data, run, *opt)
-    assert f'{N_TRAIN - done_at_kill} sampled now, {done_at_kill} resumed' in p.stdout, p.stdout
+    assert f'{N_TRAIN - done_at_kill + v3_failed} sampled now, {done_at_kill - v3_failed} resumed' in p.stdout, p.stdout
     cands, scores = _lines(run/'candidates.jsonl'), _lines(run/'scores.jsonl')
     ids = [r['id'] for r in cands]
     assert sorted(ids) == sorted(f'v{i}' for i in range(N_TRAIN)) and len(set(ids)) == N_TRAIN   # each case once
@@ -118,9 +119,10 @@ def test_kill_mid_run_then_resume_matches_uninterrupted(data, tmp_path, batch):
     assert s['pairs'] + sum(s['dropped'].values()) == N_TRAIN
     assert (run/'prefs_summary.html').stat().st_size > 1000
 
-    p = _run(data, run, *opt)                                    # a third run: all done, nothing sampled or judged
-    assert f'0 sampled now, {N_TRAIN} resumed' in p.stdout and '0 case(s) scored now' in p.stdout
+    p = _run(data, run, *opt)                      # a third run: only the failed case is tried again; nothing is judged
+    assert f'1 sampled now, {N_TRAIN - 1} resumed, 1 failed' in p.stdout and '0 case(s) scored now' in p.stdout
     assert len(_lines(run/'judge_cache.jsonl')) == len(cache) and (run/'pairs.jsonl').read_text() == ref_pairs
+    assert _lines(run/'candidates.jsonl') == cands                # the same failure is not written twice
 
 
 class _Counting:

@@ -144,7 +144,7 @@ class Recipe:
                 raise ConfigError(f'recipe {spec!r} is neither a preset ({", ".join(PRESETS)}){suggest(spec, PRESETS)} nor a file')
             import yaml
             try: d = yaml.safe_load(p.read_text(encoding='utf-8')) or {}
-            except yaml.YAMLError as e: raise ConfigError(f'{p}: not valid YAML ({e})') from None
+            except (yaml.YAMLError, UnicodeDecodeError) as e: raise ConfigError(f'{p}: not valid YAML in UTF-8 ({e})') from None
             if not isinstance(d, dict): raise ConfigError(f'{p}: a recipe file must be a mapping of section: {{key: value}}')
             base = d.pop('preset', None)
             if base is None: raise ConfigError(f'{p}: a recipe file must name its base preset (preset: demo)')

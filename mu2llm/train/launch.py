@@ -4,15 +4,15 @@
 
 # %% ../../nbs/04_train/05_launch.ipynb #951a141f
 from __future__ import annotations
-import json, os, time
+import json, os, time, zipfile
 from pathlib import Path
 
 import torch
 from transformers import TrainerCallback
 
-from ..core.errors import ConfigError, FileError
+from ..core.errors import ConfigError, FileError, WeightsError
 from ..core.base import get_logger, set_seed
-from ..core.files import write_json_atomic
+from ..core.files import check_safetensors, write_json_atomic
 from ..core.presets import PRESETS, Recipe, preset
 from ..data.dataset import CTReportDataset
 from ..data.preprocess import PreprocessConfig
@@ -29,9 +29,10 @@ from .dpo import PairDataset, dpo_trainer
 
 # %% auto #0
 __all__ = ['MODEL_SECTIONS', 'load_recipe', 'check_model_source', 'build_processor', 'load_llm_weights', 'build_model',
-           'start_model', 'check_fit', 'model_preset_hint', 'SaveProcessorCallback', 'RankCallback', 'last_checkpoint',
-           'save_final', 'fit', 'run_training', 'provenance', 'card_info', 'train', 'train_dpo', 'warmup_stage',
-           'align_stage', 'start_checkpoint', 'sft_stage', 'dpo_stage', 'memory_budget']
+           'start_model', 'check_fit', 'model_preset_hint', 'SaveProcessorCallback', 'RankCallback',
+           'checkpoint_problem', 'last_checkpoint', 'save_final', 'fit', 'run_training', 'provenance', 'card_info',
+           'train', 'train_dpo', 'warmup_stage', 'align_stage', 'start_checkpoint', 'sft_stage', 'dpo_stage',
+           'memory_budget']
 
 # %% ../../nbs/04_train/05_launch.ipynb #d1471627
 def load_recipe(spec:str='demo', # a preset name or a recipe file (see `core.presets.Recipe.load`)
@@ -174,11 +175,35 @@ class RankCallback(TrainerCallback):
                                steps_this_run=self.steps, pid=os.getpid()))
 
 # %% ../../nbs/04_train/05_launch.ipynb #c5089d2f
+def checkpoint_problem(ckpt # a `checkpoint-N` folder
+                      ) -> str|None:
+    "Why a `checkpoint-N` folder cannot be resumed from (missing or damaged files), or None when it is whole."
+    c = Path(ckpt)
+    for f in ('trainer_state.json', 'processor_config.json'):
+        if not (c/f).is_file(): return f'no {f} (the save was interrupted)'
+    try: json.loads((c/'trainer_state.json').read_text(encoding='utf-8'))
+    except ValueError as e: return f'trainer_state.json is damaged ({e})'
+    weights = sorted(c.glob('*.safetensors'))
+    if not weights: return 'no weights (*.safetensors)'
+    for w in weights:
+        try: check_safetensors(w)
+        except WeightsError as e: return f'{w.name}: {e.reason}'
+    for f in sorted([*c.glob('*.pt'), *c.glob('*.pth'), *c.glob('*.bin')]):    # torch.save files are zip archives
+        try:
+            with zipfile.ZipFile(f) as z: z.infolist()
+        except (zipfile.BadZipFile, OSError) as e: return f'{f.name} is damaged ({e})'
+    return None
+
 def last_checkpoint(out) -> str|None:
-    "The newest *complete* `checkpoint-N` in `out` (a run killed while saving leaves an incomplete one)."
-    done = [p for p in Path(out).glob('checkpoint-*') if p.name.split('-')[-1].isdigit()
-            and (p/'trainer_state.json').exists() and (p/'processor_config.json').exists()]
-    return str(max(done, key=lambda p: int(p.name.split('-')[-1]))) if done else None
+    "The newest *whole* `checkpoint-N` in `out`: a damaged newer one is skipped with a warning."
+    found = sorted((p for p in Path(out).glob('checkpoint-*') if p.name.split('-')[-1].isdigit() and p.is_dir()),
+                   key=lambda p: int(p.name.split('-')[-1]), reverse=True)
+    for c in found:
+        why = checkpoint_problem(c)
+        if why is None: return str(c)
+        if (c/'trainer_state.json').exists():         # an interrupted save is expected after a kill; damage is news
+            get_logger('mu2llm.train.launch').warning(f'{c}: not resumed from: {why}; trying the previous checkpoint')
+    return None
 
 def save_final(trainer, # a finished `Trainer`
                processor, # the processor saved beside the model
