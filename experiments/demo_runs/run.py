@@ -22,7 +22,7 @@ G3 = lambda v: None if v is None or v != v else round(v, 3)
 def to_row(res:dict, base:dict, seconds:float, clock:str) -> dict:
     "A results-file row from the dict `run_demo` returns (its results.json)."
     models = {}
-    for k in ('blank', 'sft', 'dpo', 'dpo_blank'):
+    for k in ('blank', 'blank_mean', 'sft', 'dpo', 'dpo_blank'):
         if k not in res: continue
         o, t = res[k]['findings']['overall'], res[k]['text']
         models[k] = dict(f1=PCT(o['f1']), presence_acc=PCT(o['presence_acc']), side_acc=PCT(o['side_acc']),
@@ -36,6 +36,7 @@ def to_row(res:dict, base:dict, seconds:float, clock:str) -> dict:
                reproducible_today=True, settings=res.get('settings', base.get('settings')),
                machine=f"{res.get('settings', {}).get('cpu_cores', '?')} CPU cores", seconds=round(seconds), clock=clock,
                stage_seconds=stage, models=models, sft_f1_gain=PCT(res.get('f1_gain')))
+    if res.get('f1_gain_mean') is not None: row['sft_f1_gain_mean'] = PCT(res['f1_gain_mean'])
     if res.get('train', {}).get('loss'): row['sft_loss'] = [round(res['train']['loss'][0], 3), round(res['train']['loss'][-1], 3)]
     if 'prefs' in res:
         p = res['prefs']
@@ -65,7 +66,9 @@ def main():
     base = rows[a.row]
     if a.src:
         import json
-        res = json.loads((Path(a.src)/'results.json').read_text())
+        f = Path(a.src)/'eval'/'results.json'                       # the stage layout; older runs wrote results.json at the top
+        res = json.loads((f if f.exists() else Path(a.src)/'results.json').read_text())
+        if 'seconds' not in res: res['seconds'] = dict(total=sum(json.loads(p.read_text())['seconds'] for p in Path(a.src).glob('*/summary.json')))
         return add_row(NAME, 'runs', to_row(res, base, res['seconds']['total'], 'pipeline'))
     if not base.get('reproducible_today'): sys.exit(f"{a.row} cannot be rerun as recorded: {base.get('why_not')}")
     args = shlex.split(base['command'].split('#')[0])
@@ -75,7 +78,8 @@ def main():
     print('running:', shlex.join(args), flush=True)
     t0 = time.perf_counter(); subprocess.run(args, check=True); secs = time.perf_counter() - t0
     import json
-    add_row(NAME, 'runs', to_row(json.loads((out/'results.json').read_text()), base, secs, 'time'))
+    f = out/'eval'/'results.json'
+    add_row(NAME, 'runs', to_row(json.loads((f if f.exists() else out/'results.json').read_text()), base, secs, 'time'))
     if tmp: tmp.cleanup()
 
 
