@@ -9,7 +9,7 @@ import torch
 import pytest
 
 from mu2llm.core.files import read_jsonl
-from mu2llm.data.manifest import ManifestRow, write_manifest
+from mu2llm.data.manifest import ManifestRow, read_manifest, write_manifest
 from mu2llm.testing import tiny_hu
 from mu2llm.data.ct_io import write_nifti
 
@@ -50,7 +50,10 @@ def toy_stage(ctx):
 
 OVERRIDES = ['phantoms.n_train=6', 'phantoms.n_test=3', 'warmup.max_steps=3', 'sft.max_steps=4', 'sft.freeze_encoder=true',
              'prefs.num_return_sequences=4', 'dpo.max_steps=2', 'dpo.ref_mode=precomputed', 'dpo.rpo_alpha=1.0',
-             'dpo.freeze_encoder=true', 'generate.max_new_tokens=12', 'eval.n_boot=200']
+             'dpo.freeze_encoder=true', 'generate.max_new_tokens=12', 'eval.n_boot=200',
+             # the demo preset's tokenizer fixes and finding loss, so that the whole chain runs with them
+             'tokenizer.dts_init=local', 'tokenizer.positions=true', 'tokenizer.gate_input=stats', 'tokenizer.out_norm=true',
+             'sft.finding_loss=1.0']
 
 
 def test_demo_pipeline_tiny(tmp_path, capsys):
@@ -62,13 +65,13 @@ def test_demo_pipeline_tiny(tmp_path, capsys):
     printed = capsys.readouterr().out
     for f in ('phantoms/manifest.jsonl', 'prep/manifest.jsonl', 'warmup/config.json', 'sft/config.json', 'sft/processor_config.json',
               'prefs/pairs.jsonl', 'prefs/prefs_summary.json', 'dpo/config.json', 'dpo/train_summary.json',
-              'generate/preds_blank.jsonl', 'generate/preds_sft.jsonl', 'generate/preds_dpo.jsonl', 'eval/sft/summary.json',
+              'generate/preds_blank.jsonl', 'generate/preds_blank_mean.jsonl', 'generate/preds_sft.jsonl', 'generate/preds_dpo.jsonl', 'eval/sft/summary.json',
               'eval/dpo/cases.jsonl', 'eval/results.json', 'eval/results.md'):
         assert (out/f).exists(), f
     for stage in ('phantoms', 'prep', 'warmup', 'align', 'sft', 'prefs', 'dpo', 'generate', 'eval'):
         s = json.loads((out/stage/'summary.json').read_text())             # every stage wrote the contract's summary
         assert s['status'] == 'done' and s['fingerprint'] and s['versions']['torch'] and not (out/stage/'attempt.json').exists()
-    for row in ('| blank-volume control |', '| SFT |', '| SFT+DPO |', '| SFT+DPO, blank volume |', 'finding F1 gain', 'GREEN (rule) gain of DPO over SFT'):
+    for row in ('| blank-volume control |', '| mean-volume control |', 'gain over the mean-volume control', '| SFT |', '| SFT+DPO |', '| SFT+DPO, blank volume |', 'finding F1 gain', 'GREEN (rule) gain of DPO over SFT'):
         assert row in printed, row
     assert all(f'[{k}/9]' in printed for k in range(1, 10))
     # SFT started from the warmed encoder and kept it frozen
@@ -86,6 +89,13 @@ def test_demo_pipeline_tiny(tmp_path, capsys):
     assert [p['id'] for p in preds] == [p['id'] for p in blank] == [p['id'] for p in dpo] == [r['id'] for r in rows if r['split'] == 'test']
     assert all(p['status'] == 'ok' for p in preds + blank + dpo) and blank[0]['settings']['blank_volume']
     assert dpo[0]['checkpoint'].endswith('dpo') and preds[0]['checkpoint'].endswith('sft')
+    # the neutral control is the voxel-wise mean of the prepared training volumes
+    from mu2llm.data.dataset import CTReportDataset
+    from mu2llm.eval.heldout import mean_volume
+    prep_rows = [r for r in read_manifest(out/'prep'/'manifest.jsonl') if r.split == 'train']
+    want = torch.stack([it['pixel_values'].float() for it in CTReportDataset(prep_rows, out/'prep')]).mean(0)
+    assert torch.allclose(mean_volume(out/'prep'/'manifest.jsonl', out/'prep'), want, atol=1e-5)
+    assert res['f1_gain_mean'] == pytest.approx(res['sft']['findings']['overall']['f1'] - res['blank_mean']['findings']['overall']['f1'])
     assert res['dpo_gain'] == pytest.approx(res['dpo']['findings']['overall']['f1'] - res['dpo_blank']['findings']['overall']['f1'])
     # DPO trained on the pairs the preference stage kept, all from training cases
     pairs = read_jsonl(out/'prefs'/'pairs.jsonl')
