@@ -51,13 +51,16 @@ def demo_block() -> str:
     missed = [k.replace('_', ' ') for v, k in ranked if v < 10]
     gains = ' and '.join(f"{signed(m['sft']['f1'] - m[k]['f1'], 1)} points over the {label.split(' (')[0]}" for k, label in controls)
     reads = all(m['sft']['f1'] - m[k]['f1'] >= 10 for k, _ in controls)
+    in_mean = [n.replace('_', ' ') for n, v in (r['per_finding_f1'].get('blank_mean') or {}).items() if v]
+    mean_note = (f" Given the mean volume it names {', '.join(in_mean)}: findings frequent enough in the training set to leave a "
+                 "trace in the average body." if in_mean else '')
     g = r.get('green_gain')
     lines = [f"It ran in {minsec(r['seconds'])} on {r['settings'].get('cpu_cores', 2)} CPU cores and ends with one table for the "
              f"{r['settings']['n_test']} held-out phantoms (finding F1 in points against the phantom truth):", '',
              '| model | finding F1 | rule-judge GREEN [95 % CI] |', '|---|---:|---|',
              *[row(label, k) for k, label in controls], row('SFT', 'sft', bold=True)]
     if 'dpo' in m: lines.append(row('SFT+DPO', 'dpo'))
-    lines += ['', f"- SFT's finding F1 is {gains}" + (': the model reads the scan.' if reads else ': the model barely reads the scan.') + f" It names the large findings best ({named})"
+    lines += ['', f"- SFT's finding F1 is {gains}" + ('.' if reads or in_mean else ': the model barely reads the scan.') + mean_note + f" It names the large findings best ({named})"
               + (f"; it misses the small ones ({', '.join(missed)}), which the demo's 2 × 16 × 48 × 48 volumes barely show." if missed else '.')]
     if g: lines.append(f"- DPO changes GREEN by {signed(g['mean'])}, paired 95 % CI [{plain(g['ci'][0])}, {plain(g['ci'][1])}] "
                        f"(how to make preference training help reliably is an open question; see `experiments/dpo_settings`).")
@@ -77,7 +80,7 @@ def ablation_block() -> str:
         pr = '–' if x['probe_ratio'] is None else f"{x['probe_ratio']:.2f}"
         lines.append(f"| {x['label']} | {ci(x['stats']['f1'])} | {dif(vs.get('f1'))} | {ci(x['stats']['green'], 1, 3)} | "
                      f"{dif(vs.get('green'), 1, 3)} | {pr} |")
-    lines += ['', f"{r['n_cases']} held-out phantoms, seeds {', '.join(map(str, r['seeds']))}, {r['minutes']} min on {r['machine'].split(';')[0]} "
+    lines += ['', f"{r['n_cases']} held-out phantoms, seeds {', '.join(map(str, r['seeds']))}, {r['minutes']} min on {r['machine'].split(',')[0]} "
               f"(`{r['command']}`, {r['recorded']['commit']}); every row, ROUGE-L and BLEU-4 too, in "
               f"[`tokenizer_ablation`](experiments/tokenizer_ablation/README.md) and `nbs/05_eval/03_ablate`."]
     return '\n'.join(lines)

@@ -50,7 +50,7 @@ def to_row(res:dict, base:dict, seconds:float, clock:str) -> dict:
                           chosen_reward_end=round(d['rewards_chosen'][-1], 2) if d.get('rewards_chosen') else None)
     if res.get('green_gain'):
         row['green_gain'] = dict(mean=G3(res['green_gain']['mean']), ci=[G3(x) for x in res['green_gain']['ci']])
-    row['per_finding_f1'] = {k: {n: PCT(a['f1']) for n, a in res[k]['findings']['per_finding'].items()} for k in ('sft', 'dpo') if k in res}
+    row['per_finding_f1'] = {k: {n: PCT(a['f1']) for n, a in res[k]['findings']['per_finding'].items()} for k in ('sft', 'dpo', 'blank_mean') if k in res}
     if base.get('same_sft_model'): row['same_sft_model'] = True
     return row
 
