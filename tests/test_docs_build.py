@@ -1,0 +1,59 @@
+"""The docs site's sources, checked statically (no notebook is run): what nbdev's docs processing and Quarto need.
+
+- no notebook code cell mixes imports with other code (nbdev's docs processing executes every cell holding an import,
+  out of context: such a cell fails the build or warns "Found cells containing imports and other code");
+"""
+import ast, json, re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NBS = ROOT/'nbs'
+NOTEBOOKS = sorted(p for p in NBS.rglob('*.ipynb') if not p.name.startswith('_') and '.ipynb_checkpoints' not in p.parts
+                   and not any(part.startswith(('_', '.')) for part in p.relative_to(NBS).parts[:-1]))
+
+
+def _cells(nb:Path) -> list:
+    return json.loads(nb.read_text(encoding='utf-8'))['cells']
+
+
+def _directives(src:str) -> dict:
+    "`#| name: value` lines at the top of a cell -> {name: value} (nbdev's directive syntax)."
+    out = {}
+    for line in src.splitlines():
+        m = re.match(r'\s*#\s*\|\s*([\w-]+:?)\s*(.*)', line)
+        if not m:
+            if line.strip(): break
+            continue
+        out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+def _mixes_imports(src:str):
+    "True when nbdev's `_do_eval` would execute this cell *and* warn: an import plus any expression or assignment."
+    d = _directives(src)
+    if d.get('eval:', '').lower() == 'false' or {'export', 'exports', 'exporti', 'exec_doc'} & d.keys(): return False
+    if 'nbdev_export' + '()' in src: return False
+    code = '\n'.join(l for l in src.splitlines() if not l.lstrip().startswith(('%', '!')))   # magics are not Python
+    try: tree = ast.parse(code)
+    except SyntaxError: return False
+    nodes = list(ast.walk(tree))
+    return any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in nodes) and any(isinstance(n, (ast.Expr, ast.Assign)) for n in nodes)
+
+
+@pytest.mark.parametrize('nb', NOTEBOOKS, ids=[str(p.relative_to(NBS)) for p in NOTEBOOKS])
+def test_imports_in_cells_of_their_own(nb):
+    bad = [(i, ''.join(c['source'])[:200]) for i, c in enumerate(_cells(nb))
+           if c['cell_type'] == 'code' and _mixes_imports(''.join(c['source']))]
+    assert not bad, f'{nb.name}: cells mixing imports with other code (move the imports to a cell of their own): {bad}'
+
+
+def test_import_guard_matches_nbdev():
+    "The check above agrees with nbdev's own rule on a few cells (nested imports and docstrings count, as in nbdev)."
+    assert _mixes_imports('import os\nx = 1')
+    assert _mixes_imports('def f():\n    "doc"\n    import csv\n    return csv')     # nested import + a docstring
+    assert not _mixes_imports('import os\nfrom pathlib import Path')
+    assert not _mixes_imports('#| export\nimport os\nx = 1')
+    assert not _mixes_imports('#| eval: false\nimport os\nx = 1')
+    assert not _mixes_imports('#| hide\nimport nbdev; nbdev.nbdev_export()')
