@@ -2,11 +2,13 @@
 
 - no notebook code cell mixes imports with other code (nbdev's docs processing executes every cell holding an import,
   out of context: such a cell fails the build or warns "Found cells containing imports and other code");
+- `nbs/sidebar.yml` names every notebook once, names nothing else, and is what `tools/sidebar.py` writes;
 """
-import ast, json, re
+import ast, json, re, subprocess, sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/'nbs'
@@ -57,3 +59,24 @@ def test_import_guard_matches_nbdev():
     assert not _mixes_imports('#| export\nimport os\nx = 1')
     assert not _mixes_imports('#| eval: false\nimport os\nx = 1')
     assert not _mixes_imports('#| hide\nimport nbdev; nbdev.nbdev_export()')
+
+
+def _tool(name:str):
+    sys.path.insert(0, str(ROOT/'tools'))
+    try: return __import__(name)
+    finally: sys.path.pop(0)
+
+
+def test_sidebar_names_every_notebook_once():
+    "Every notebook in `nbs/` is in the sidebar, every entry is a file there, none twice; index first."
+    got = _tool('sidebar').entries(yaml.safe_load((NBS/'sidebar.yml').read_text(encoding='utf-8')))
+    want = {p.relative_to(NBS).as_posix() for p in NOTEBOOKS}
+    assert len(got) == len(set(got)), [x for x in got if got.count(x) > 1]
+    assert not want - set(got), f'notebooks missing from nbs/sidebar.yml (run python tools/sidebar.py): {sorted(want - set(got))}'
+    assert not [x for x in got if not (NBS/x).is_file()], 'nbs/sidebar.yml names files that do not exist'
+    assert got[0] == 'index.ipynb'
+
+
+def test_sidebar_up_to_date():
+    p = subprocess.run([sys.executable, str(ROOT/'tools'/'sidebar.py'), '--check'], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
