@@ -3,6 +3,7 @@
 - no notebook code cell mixes imports with other code (nbdev's docs processing executes every cell holding an import,
   out of context: such a cell fails the build or warns "Found cells containing imports and other code");
 - `nbs/sidebar.yml` names every notebook once, names nothing else, and is what `tools/sidebar.py` writes;
+- `nbs/index.ipynb` is what `tools/index_from_readme.py` writes from README.md;
 """
 import ast, json, re, subprocess, sys
 from pathlib import Path
@@ -77,6 +78,24 @@ def test_sidebar_names_every_notebook_once():
     assert got[0] == 'index.ipynb'
 
 
-def test_sidebar_up_to_date():
-    p = subprocess.run([sys.executable, str(ROOT/'tools'/'sidebar.py'), '--check'], capture_output=True, text=True, cwd=ROOT)
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+@pytest.mark.parametrize('tool', ['sidebar.py', 'index_from_readme.py'])
+def test_generated_file_up_to_date(tool):
+    "`tools/TOOL --check`: nbs/sidebar.yml, and the home page (README.md plus the index's own example), are what the tools write."
+    p = subprocess.run([sys.executable, str(ROOT/'tools'/tool), '--check'], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
+
+
+def test_index_tool_follows_the_readme():
+    "A README edit reaches the index; the example cells survive; repository links point at GitHub; nbdev never writes README."
+    tool = _tool('index_from_readme')
+    readme, index = (ROOT/'README.md').read_text(encoding='utf-8'), json.loads((NBS/'index.ipynb').read_text(encoding='utf-8'))
+    edited = tool.render(readme.replace('## Development\n', '## Development\n\nA new sentence.\n', 1), index)
+    assert any('A new sentence.' in ''.join(c['source']) for c in edited['cells'])
+    example = tool.example_cells(index)
+    assert example and any(c['cell_type'] == 'code' for c in example) and all(c in edited['cells'] for c in example)
+    text = json.dumps(edited)
+    assert '](experiments/' not in text and '](https://github.com/' in text
+    first = ''.join(edited['cells'][0]['source']).splitlines()
+    assert first[0].startswith('# ') and first[1].startswith('> ') and len(first) == 2     # nbdev's title and description
+    from nbdev.config import get_config
+    assert not (NBS/get_config(path=ROOT).readme_nb).exists()     # nbdev_docs skips README.md when readme_nb is no file
