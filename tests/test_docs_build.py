@@ -4,6 +4,7 @@
   out of context: such a cell fails the build or warns "Found cells containing imports and other code");
 - `nbs/sidebar.yml` names every notebook once, names nothing else, and is what `tools/sidebar.py` writes;
 - `nbs/index.ipynb` is what `tools/index_from_readme.py` writes from README.md;
+- the Quarto site loads the plotly.js the installed plotly bundles, once per page, in the page's head.
 """
 import ast, json, re, subprocess, sys
 from pathlib import Path
@@ -99,3 +100,13 @@ def test_index_tool_follows_the_readme():
     assert first[0].startswith('# ') and first[1].startswith('> ') and len(first) == 2     # nbdev's title and description
     from nbdev.config import get_config
     assert not (NBS/get_config(path=ROOT).readme_nb).exists()     # nbdev_docs skips README.md when readme_nb is no file
+
+
+def test_quarto_loads_the_bundled_plotly_js():
+    "The header Quarto puts in every page loads the plotly.js version of the installed plotly (the figures' JSON is its)."
+    from plotly.offline import get_plotlyjs_version
+    quarto = yaml.safe_load((NBS/'_quarto.yml').read_text(encoding='utf-8'))
+    header = quarto['format']['html']['include-in-header']
+    assert not header.startswith(('_', '.')), 'nbdev copies no _-prefixed file into _proc/, where Quarto renders'
+    got = re.findall(r'<script src="https://cdn\.plot\.ly/plotly-([\d.]+)\.min\.js"', (NBS/header).read_text(encoding='utf-8'))
+    assert got == [get_plotlyjs_version()], f'nbs/{header} loads plotly.js {got}, the installed plotly bundles {get_plotlyjs_version()}'
