@@ -130,7 +130,8 @@ def site(tmp_path_factory):
     for name, nb in nbs.items(): (src/name).write_text(json.dumps(nb), encoding='utf-8')
     _render_docs().render_site(src, tmp/'figures')
 
-    site_pages = {p: NBS/p.relative_to(tmp/'site').with_suffix('.ipynb') for p in sorted((tmp/'site').rglob('*.html'))}
+    source = lambda page: re.search(r'<meta name="mu2llm-source" content="([^"]+)">', page.read_text(encoding='utf-8')).group(1)
+    site_pages = {p: NBS/source(p) for p in sorted((tmp/'site').rglob('*.html'))}
     test_pages = {tmp/'figures'/Path(n).with_suffix('.html'): n for n in nbs}
     t1 = time.time()
     doms = open_all(list(site_pages) + list(test_pages), tmp)
@@ -150,13 +151,15 @@ def test_every_page_loads_without_errors_and_draws_its_figures(site):
     print(f'{len(pages)} pages, {n_fig} figures, all drawn')
 
 
-def test_site_needs_no_network(site):
-    "Every script and stylesheet a page loads is a file of the site (the figure outputs' CDN fallback is not taken)."
+def test_site_is_self_contained(site):
+    "Every script and stylesheet a page loads is a file of the site (no network), and every link between pages resolves."
     for page in site['site_pages']:
         text = page.read_text(encoding='utf-8')
+        broken = [h for h in re.findall(r'href="(?!\w+:|#|/)([^"#]+\.html)', text) if not (page.parent/h).exists()]
+        assert not broken, (page, broken)
         assert not re.findall(r'<(?:script|link)[^>]+(?:src|href)="(?:https?:)?//', text), page
         head = text.split('</head>')[0]
-        assert head.index('plotly.min.js') < head.index('</title>') + 10_000 and 'id="page-errors"' in text
+        assert re.search(r'<script src="(?:\.\./)*plotly\.min\.js"', head) and 'id="page-errors"' in text   # plotly before any output
     assert (site['tmp']/'site'/'plotly.min.js').stat().st_size > 1_000_000
 
 

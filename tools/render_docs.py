@@ -107,7 +107,7 @@ def prepare(nb) -> dict:
 
 
 def body_html(path:Path) -> tuple:
-    "(title, description, HTML of the cells) of a processed notebook, through nbconvert's `basic` template."
+    "(title, description, output file name, HTML of the cells) of a processed notebook, through nbconvert's `basic` template."
     import nbformat
     from nbconvert import HTMLExporter
     nb = nbformat.read(path, as_version=4)
@@ -118,7 +118,7 @@ def body_html(path:Path) -> tuple:
     body, _ = ex.from_notebook_node(nb)
     body = re.sub(r'href="(?!\w+:|#|/)([^"]+?)\.ipynb(#[^"]*)?"', r'href="\1.html\2"', body)   # links between notebooks
     body = re.sub(r'<a href="([^"]*)">([^<]*)</a>\{([^{}]*)\}', r'<a href="\1" \3>\2</a>', body)   # pandoc attributes ({target=...})
-    return str(fm.get('title') or path.stem), str(fm.get('description') or ''), body
+    return str(fm.get('title') or path.stem), str(fm.get('description') or ''), fm.get('output-file') or path.with_suffix('.html').name, body
 
 
 def nav_tree(pages:list) -> list:
@@ -139,25 +139,22 @@ def nav_tree(pages:list) -> list:
     return tree + ([{'section': 'Other', 'contents': rest}] if rest else [])
 
 
-def nav_html(tree:list, titles:dict, here:str) -> str:
-    "Nested lists of links, relative to page `here`."
+def nav_html(tree:list, titles:dict, names:dict, here:str) -> str:
+    "Nested lists of links, relative to page `here` (`names`: notebook -> its page, as Quarto names it)."
     up = '../' * here.count('/')
     def items(xs):
         out = []
         for o in xs:
             if isinstance(o, dict): out.append(f'<li><div class="section">{html.escape(o["section"])}</div><ul>{items(o["contents"])}</ul></li>')
             else:
-                href = up + _page_name(o)
-                cls = ' class="current"' if o == here else ''
+                href = up + names[o]
+                cls = ' class="current"' if names[o] == here else ''
                 out.append(f'<li><a href="{href}"{cls}>{html.escape(titles.get(o, o))}</a></li>')
         return ''.join(out)
     return f'<nav class="sidebar"><ul>{items(tree)}</ul></nav>'
 
 
-def _page_name(rel:str) -> str: return str(Path(rel).with_suffix('.html').as_posix())
-
-
-def page(title:str, description:str, body:str, nav:str, rel:str, site_title:str) -> str:
+def page(title:str, description:str, body:str, nav:str, rel:str, site_title:str, source:str='') -> str:
     up = '../' * rel.count('/')
     from pygments.formatters import HtmlFormatter
     css = STYLE + HtmlFormatter().get_style_defs('.highlight')
@@ -168,6 +165,7 @@ def page(title:str, description:str, body:str, nav:str, rel:str, site_title:str)
 <head>
 <meta charset="utf-8">
 {GENERATOR}
+<meta name="mu2llm-source" content="{html.escape(source)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)} – {html.escape(site_title)}</title>
 {ERRORS_JS}
@@ -189,28 +187,33 @@ def page(title:str, description:str, body:str, nav:str, rel:str, site_title:str)
 """
 
 
-def render_site(src:Path, out:Path, site_title:str='mu2llm') -> list:
-    "Every notebook under `src` (processed or not) -> a page under `out`, plus plotly.min.js; returns the pages written."
+def render_site(src:Path, out:Path, site_title:str='mu2llm', site_url:str=None) -> list:
+    """Every notebook under `src` (processed or not) -> a page under `out`, plus plotly.min.js; returns the pages written.
+
+    Pages are named as Quarto names them (nbdev's `output-file`: `02_model/configuration_mu2llm.html`), so the links nbdev
+    writes to the published site (`site_url`/...) become links between the local pages."""
     from plotly.offline import get_plotlyjs
     sys.path.insert(0, str(ROOT))
     from mu2llm.core.files import write_text_atomic
     notebooks = sorted(p.relative_to(src).as_posix() for p in src.rglob('*.ipynb')
                        if not any(s.startswith(('_', '.')) for s in p.relative_to(src).parts))
     rendered = {rel: body_html(src/rel) for rel in notebooks}
-    titles = {rel: t for rel, (t, _, _) in rendered.items()}
+    titles = {rel: r[0] for rel, r in rendered.items()}
+    names = {rel: (Path(rel).parent/r[2]).as_posix() for rel, r in rendered.items()}
     tree = nav_tree(notebooks)
     out.mkdir(parents=True, exist_ok=True)
     written = [out/'plotly.min.js']
     js = get_plotlyjs()
     if not written[0].exists() or written[0].read_text(encoding='utf-8') != js: write_text_atomic(written[0], js)
-    for rel, (title, desc, body) in rendered.items():
-        dest = out/_page_name(rel)
+    for rel, (title, desc, _, body) in rendered.items():
+        dest = out/names[rel]
+        if site_url: body = body.replace(f'href="{site_url.rstrip("/")}/', 'href="' + '../' * names[rel].count('/'))
         dest.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(dest, page(title, desc, body, nav_html(tree, titles, rel), rel, site_title))
+        write_text_atomic(dest, page(title, desc, body, nav_html(tree, titles, names, names[rel]), names[rel], site_title, rel))
         written.append(dest)
     if 'index.ipynb' not in rendered:                      # no home page among the notebooks: index.html is the list alone
         written.append(out/'index.html')
-        write_text_atomic(written[-1], page(site_title, '', '', nav_html(tree, titles, 'index.ipynb'), 'index.ipynb', site_title))
+        write_text_atomic(written[-1], page(site_title, '', '', nav_html(tree, titles, names, 'index.html'), 'index.html', site_title))
     for old in out.rglob('*.html'):                         # pages of an earlier render whose notebook is gone
         if old not in written and GENERATOR in old.read_text(encoding='utf-8', errors='replace'): old.unlink()
     return written
@@ -227,7 +230,8 @@ def main():
     src = ROOT/'_proc' if a.no_proc else proc(a.workers)
     t1 = time.time()
     from nbdev.config import get_config
-    pages = render_site(src, out, site_title=get_config(path=ROOT).title)
+    cfg = get_config(path=ROOT)
+    pages = render_site(src, out, site_title=cfg.title, site_url=cfg.doc_host.rstrip('/') + cfg.doc_baseurl)
     print(f'{len(pages) - 1} pages and plotly.min.js in {out} (processing {t1 - t0:.0f} s, pages {time.time() - t1:.0f} s); '
           f'open {out/"index.html"}')
 
