@@ -4,6 +4,8 @@
 
 # %% ../../nbs/02_model/09_configuration_mu2llm.ipynb #aa572a2a
 from __future__ import annotations
+from typing import Literal  # noqa: F401  (a name in PreTrainedConfig's string annotations: see "Signatures" below)
+import torch  # noqa: F401  (the same, `dtype: str | torch.dtype | None`; transformers has loaded torch already)
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
