@@ -8,7 +8,7 @@ alike. Targets (issue 14): `import mu2llm` <= 1.3x and each `--help` <= 1.5x `py
 """
 import argparse, shutil, statistics, subprocess, sys, time
 
-CLIS = ('phantoms', 'manifest', 'prep', 'train', 'prefs', 'generate', 'eval', 'augment', 'demo', 'ablate')
+CLIS = ('phantoms', 'manifest', 'prep', 'train', 'prefs', 'generate', 'eval', 'augment', 'demo', 'ablate', 'view')
 
 
 def main(n: int = 5):
