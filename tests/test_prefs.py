@@ -188,3 +188,107 @@ def test_the_paper_preset_needs_a_judge(data, tmp_path, capsys):
     err = capsys.readouterr().err
     assert 'GREEN-RadLlama2-7b' in err and '--judge' in err and 'hf:PATH' in err and 'openai:URL#MODEL' in err
     assert not (tmp_path/'p'/'candidates.jsonl').exists()
+
+
+# --- pairs that carry the image (issue 16): minimal_edit and counterfactual ---
+
+VISIBLE = ('hepatic_steatosis', 'cardiomegaly', 'lung_nodule', 'pleural_effusion', 'liver_lesion', 'arterial_wall_calcification')
+
+
+@pytest.fixture(scope='module')
+def phantoms(tmp_path_factory):
+    "Four tiny phantoms (structured reports) prepared with the tiny config, as the prep stage leaves them."
+    from mu2llm.data.phantoms import generate_phantoms
+    from mu2llm.data.cache import prep_manifest
+    root = tmp_path_factory.mktemp('cf')
+    generate_phantoms(root/'ph', 4, seed=5, size='tiny', split=(1., 0., 0.), report_style='structured', workers=0)
+    prep_manifest(root/'ph'/'manifest.jsonl', root/'prep', config='tiny', workers=0)
+    return root, root/'prep'/'manifest.jsonl'
+
+
+def test_unknown_pairing_is_a_one_line_config_error_naming_the_choices(data, tmp_path, capsys):
+    from mu2llm.core.errors import ConfigError
+    from mu2llm.train.prefs import PAIRINGS, build_pairs, check_prefs_settings
+    assert PAIRINGS == ('extremes', 'mean_split', 'minimal_edit', 'counterfactual')
+    for f in (lambda: check_prefs_settings(pairing='minimal-edit'), lambda: build_pairs([], pairing='counterfactuals')):
+        with pytest.raises(ConfigError) as e: f()
+        msg = str(e.value)
+        assert '\n' not in msg and all(p in msg for p in PAIRINGS), msg
+    assert _call(data, tmp_path/'x', pairing='counterfactul') == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "did you mean 'counterfactual'" in err[0] and 'minimal_edit' in err[0], err
+    assert not (tmp_path/'x').exists()
+
+
+def test_minimal_edit_changes_exactly_one_visible_finding():
+    "Drafts = phantom reports (and versions missing one finding): every pair's two reports differ, as the labeller reads them, in one visible finding."
+    from mu2llm.data.phantoms import make_case
+    from mu2llm.score.labeller import extract_findings
+    from mu2llm.train.prefs import build_pairs, edit_report, score_pairs
+    from mu2llm.score.judges import RuleJudge
+    cases = []
+    for s in range(12):
+        rep = make_case(s, 'tiny', report_style='structured' if s % 2 else 'varied').report
+        wrong = edit_report(rep, VISIBLE[s % len(VISIBLE)], 'presence', seed=s)      # a draft wrong about one finding
+        cases.append(dict(id=f'c{s}', reference=rep, candidates=[rep, wrong, 'Normal chest CT.' * 2], scores=[0.9, 0.5, 0.1]))
+    pairs, dropped = build_pairs(cases, pairs_per_case=3, pairing='minimal_edit', seed=1)
+    assert len(pairs) >= 24, (len(pairs), dropped)
+    kinds = set()
+    for p in pairs:
+        a, b = extract_findings(p['chosen']), extract_findings(p['rejected'])
+        key = lambda d: (d['present'], d['side'], d['size_mm'])
+        diff = [n for n in a if key(a[n]) != key(b[n])]
+        assert diff == [p['edit']['finding']] and diff[0] in VISIBLE, (diff, p['edit'])
+        assert p['chosen'] == next(c for c in cases if c['id'] == p['id'])['reference']   # the best draft, itself right
+        kinds.add(p['edit']['kind'])
+    assert kinds == {'presence', 'side', 'size'}, kinds
+    only = build_pairs(cases, pairs_per_case=3, pairing='minimal_edit', seed=1, findings=('lung_nodule',))[0]
+    assert {p['edit']['finding'] for p in only} == {'lung_nodule'}
+    assert all(p['gap'] is not None for p in score_pairs(pairs, RuleJudge()))
+
+
+def test_counterfactual_pairs_volumes_and_the_dpo_join(phantoms, tmp_path, capsys):
+    """Two pairs per phantom, one under each volume; the volumes differ only inside the finding's region; the chosen report
+    names the finding iff its volume has it; DPO's join reads each pair under the right volume; a rerun redraws nothing."""
+    import nibabel as nib, numpy as np, torch
+    from mu2llm.core.files import read_jsonl
+    from mu2llm.data.dataset import CTReportDataset
+    from mu2llm.data.manifest import read_manifest
+    from mu2llm.data.phantoms import changed_region
+    from mu2llm.score.labeller import extract_findings
+    from mu2llm.train.dpo import PairDataset, pair_volumes
+    from mu2llm.train.prefs import counterfactual_case
+    root, man = phantoms
+    out = tmp_path/'cf'
+    assert _call((root, man), out, checkpoint=str(tmp_path/'no_such_checkpoint'), pairing='counterfactual', cache=str(root/'prep')) == 0
+    assert '8 pair(s) from 4 case(s)' in capsys.readouterr().out                  # the checkpoint is never loaded
+    pairs = read_jsonl(out/'pairs.jsonl')
+    rows = {r.id: r for r in read_manifest(man)}
+    train = CTReportDataset(man, root/'prep', split='train')
+    vols = pair_volumes(out/'pairs.jsonl', train)
+    ds = PairDataset(out/'pairs.jsonl', vols)
+    by_id = {vols.rows[i].id: i for i in range(len(vols))}
+    for rid, row in rows.items():
+        a, b = counterfactual_case(row, seed=3)                                  # the run's seed
+        assert np.array_equal(a.stored()[0], np.asarray(nib.load(row.volume_path()).dataobj))   # the phantom on disk, redrawn
+        region = changed_region(a, b)
+        assert not ((a.hu != b.hu) & ~region).any() and region.mean() < 0.25
+        name = b.meta['change']['finding']
+        assert name in VISIBLE and b.meta['change']['kind'] in ('add', 'remove')
+        mine = [(k, p) for k, p in enumerate(pairs) if p['counterfactual']['of'] == rid]
+        assert sorted(p['id'] for _, p in mine) == sorted([rid, b.id])
+        assert mine[0][1]['chosen'] == mine[1][1]['rejected'] and mine[0][1]['rejected'] == mine[1][1]['chosen']
+        for k, p in mine:
+            has = (a if p['id'] == rid else b).findings[name]['present']
+            assert extract_findings(p['chosen'])[name]['present'] == has == p['counterfactual']['has_finding']
+            assert extract_findings(p['rejected'])[name]['present'] == (not has)
+            assert p['chosen_score'] > p['rejected_score']                       # the rule judge agrees with the truth
+            assert torch.equal(ds[k]['pixel_values'], vols[by_id[p['id']]]['pixel_values'])
+        x_own = vols[by_id[rid]]['pixel_values']; x_cf = vols[by_id[b.id]]['pixel_values']
+        assert x_own.shape == x_cf.shape and not torch.equal(x_own, x_cf)       # two different prepared volumes
+    assert len(train) == 4 and len(vols) == 8
+    with pytest.raises(Exception, match='have no volume'): PairDataset(out/'pairs.jsonl', train)   # the training volumes alone lack them
+    store = (out/'counterfactuals'/'cases.jsonl').read_text()
+    assert _call((root, man), out, checkpoint=str(tmp_path/'no_such_checkpoint'), pairing='counterfactual', cache=str(root/'prep')) == 0
+    assert (out/'counterfactuals'/'cases.jsonl').read_text() == store and read_jsonl(out/'pairs.jsonl') == pairs
+    assert _call((root, man), out, pairing='counterfactual', cache=str(root/'prep'), seed=4) == 2   # another seed: refused
