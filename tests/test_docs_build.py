@@ -5,6 +5,7 @@
 - `nbs/sidebar.yml` names every notebook once, names nothing else, and is what `tools/sidebar.py` writes;
 - `nbs/index.ipynb` is what `tools/index_from_readme.py` writes from README.md;
 - the Quarto site loads the plotly.js the installed plotly bundles, once per page, in the page's head.
+- relative links in the notebooks stay inside the site (repository files are linked on GitHub).
 """
 import ast, json, re, subprocess, sys
 from pathlib import Path
@@ -110,3 +111,16 @@ def test_quarto_loads_the_bundled_plotly_js():
     assert not header.startswith(('_', '.')), 'nbdev copies no _-prefixed file into _proc/, where Quarto renders'
     got = re.findall(r'<script src="https://cdn\.plot\.ly/plotly-([\d.]+)\.min\.js"', (NBS/header).read_text(encoding='utf-8'))
     assert got == [get_plotlyjs_version()], f'nbs/{header} loads plotly.js {got}, the installed plotly bundles {get_plotlyjs_version()}'
+
+
+def test_relative_links_stay_on_the_site():
+    "A relative markdown link in a notebook points at a file the site has (inside nbs/); repository files get a GitHub link."
+    bad = []
+    for nb in NOTEBOOKS:
+        for c in _cells(nb):
+            if c['cell_type'] != 'markdown': continue
+            for target in re.findall(r'\]\(([^)\s]+)\)', ''.join(c['source'])):
+                if re.match(r'[a-z]+:|#', target): continue                  # a URL or an anchor
+                p = (nb.parent/target.split('#')[0]).resolve()
+                if not p.is_relative_to(NBS.resolve()) or not p.exists(): bad.append(f'{nb.relative_to(NBS)}: {target}')
+    assert not bad, '\n'.join(bad)
