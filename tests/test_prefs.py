@@ -64,9 +64,10 @@ def _strip(rows):
 def test_help_documents_every_option():
     p = subprocess.run([*cli('prefs'), '--help'], capture_output=True, text=True, env=_env(), timeout=120)
     assert p.returncode == 0, p.stderr
-    for o in ('--checkpoint', '--manifest', '--cache', '--split', '--out', '--num_return_sequences', '--temperature', '--top_p', '--seed',
-              '--judge', '--min_gap', '--pairs_per_case', '--pairing', '--max_new_tokens', '--batch_size', '--limit'):
+    from mu2llm.cli.commands import _PREFS_OPTIONS                      # every recipe option the command forwards
+    for o in ('--checkpoint', '--manifest', '--cache', '--out', *(f'--{k}' for k in _PREFS_OPTIONS)):
         assert o in p.stdout, o
+    assert 'counterfactual' in p.stdout and 'minimal_edit' in p.stdout
 
 
 @pytest.mark.parametrize('batch', [1, 3])        # one case per generate call, and groups of 3 (3 + 3 + 2 cases)

@@ -16,7 +16,7 @@ from .ct_io import CTVolume
 from ..core.presets import preset
 
 # %% auto #0
-__all__ = ['PreprocessConfig', 'preprocess_ct']
+__all__ = ['PreprocessConfig', 'foreground_box', 'preprocess_ct']
 
 # %% ../../nbs/01_data/01_preprocess.ipynb #349b94a3
 _DTYPES = ('float32', 'float16', 'bfloat16')
@@ -81,8 +81,12 @@ class PreprocessConfig(ConfigMixin):
         return cls(**{k: v for k, v in d.items() if k not in ('workers', 'cache_dtype', 'rehash')})
 
 # %% ../../nbs/01_data/01_preprocess.ipynb #df8f5756
-def _foreground_box(hu, spacing, cfg, path):
-    "Slices of the bounding box of voxels above `cfg.foreground_hu`, plus the margin."
+def foreground_box(hu:np.ndarray, # (X, Y, Z) HU volume
+                   spacing, # its voxel spacing (mm)
+                   cfg, # a `PreprocessConfig` (reads `foreground_hu`, `crop_margin_mm`)
+                   path=None # the input, named in the error
+                  ) -> tuple:
+    "Slices of the bounding box of voxels above `cfg.foreground_hu`, plus the margin: the crop `preprocess_ct` applies (the viewer shows the same field of view)."
     mask = hu > cfg.foreground_hu
     box = []
     for ax in range(3):
@@ -119,7 +123,7 @@ def preprocess_ct(vol:CTVolume, # volume from `read_ct` (canonical RAS, HU)
     hu, sp = vol.hu, np.asarray(vol.spacing, float)
     if hu.ndim != 3: raise PreprocessError(path, f'expected a 3-D (X, Y, Z) volume, got shape {hu.shape}')
     if sp.shape != (3,) or not np.all(np.isfinite(sp)) or np.any(sp <= 0): raise PreprocessError(path, f'invalid spacing {vol.spacing}')
-    if cfg.crop_foreground: hu = hu[_foreground_box(hu, sp, cfg, path)]
+    if cfg.crop_foreground: hu = hu[foreground_box(hu, sp, cfg, path)]
     a = hu.transpose(2, 1, 0)[::-1, ::-1, ::-1]  # (X, Y, Z) RAS -> (D, H, W): superior, anterior, right first
     sp = sp[::-1]  # spacing along (D, H, W)
     flips = [ax for ax in range(3) if a.strides[ax] < 0]

@@ -57,12 +57,12 @@ def display_volume(vol, # a `CTVolume` (from `read_ct`)
                    max_factor:float=8.0 # never enlarge an axis of the model's grid by more than this
                   ) -> tuple[np.ndarray, tuple]:
     "HU on the viewer's grid, (D, H, W) int16, and its voxel size in mm along (D, H, W), over the model's field of view."
-    from mu2llm.data.preprocess import preprocess_ct, _foreground_box
+    from mu2llm.data.preprocess import preprocess_ct, foreground_box
     shape = np.asarray(prep.volume_shape)
     sp = np.asarray(vol.spacing, float)[::-1]                                     # mm along (D, H, W)
     n = np.asarray(vol.hu.shape, float)[::-1]                                     # the scan's voxels along (D, H, W), after the crop
     if prep.crop_foreground:
-        n = np.asarray([s.stop - s.start for s in _foreground_box(vol.hu, vol.spacing, prep, vol.meta.get('path'))], float)[::-1]
+        n = np.asarray([s.stop - s.start for s in foreground_box(vol.hu, vol.spacing, prep, vol.meta.get('path'))], float)[::-1]
     if prep.resize == 'pad_crop':
         ts = np.asarray(prep.target_spacing if prep.target_spacing is not None else vol.spacing, float)[::-1]
         n = np.minimum(n, shape * ts / sp)                                        # the scan's voxels inside the model's box
