@@ -26,8 +26,9 @@ def main():
     f1 = lambda k: round(100 * res[k]['findings']['overall']['f1'], 1)
     g = res['green_gain']
     settings = prefs['recipe']['prefs']
-    row = dict(id=f"{settings['pairing']}-demo", recorded=recorded_now('experiments/dpo_settings/pairing_pilot.py'),
-               pairing=settings['pairing'], n_pairs=dpo['figures']['n_pairs'], dpo_steps=dpo['figures']['steps'],
+    seed, dpo_seed = settings.get('seed', 0), dpo['recipe']['dpo'].get('seed', 0)      # a recipe's summary names the values it set
+    row = dict(id=f"{settings['pairing']}-demo-seed{seed}", recorded=recorded_now('experiments/dpo_settings/pairing_pilot.py'),
+               pairing=settings['pairing'], seed=seed, dpo_seed=dpo_seed, n_pairs=dpo['figures']['n_pairs'], dpo_steps=dpo['figures']['steps'],
                rpo_alpha=dpo['recipe']['dpo']['rpo_alpha'], reward_margin=dpo['figures']['margins'], n_cases=res['n_cases'],
                f1_sft=f1('sft'), f1_dpo=f1('dpo'), f1_dpo_blank=f1('dpo_blank'), f1_blank=f1('blank'),
                green_sft=round(res['sft']['text']['green'], 4), green_dpo=round(res['dpo']['text']['green'], 4),
