@@ -21,7 +21,9 @@ Each mode runs in a fresh subprocess, alternating over `--rounds`; the peak is t
 reference weights' bytes, both peaks, the saving as a fraction of the weight bytes, step times and their ratio; the
 last line is the same as JSON (`RESULT {...}`) for experiments/dpo_ref_memory/run.py.
 """
-import argparse, json, os, resource, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, resource, statistics, tempfile, time
+
+from _alternate import alternate_modes
 
 MODES = ('copy', 'precomputed')
 
@@ -89,15 +91,8 @@ def main():
     print(f"LLM: Llama-3.2-1B's width with {a.layers} of its 16 layers; demo ViT (frozen) and mu2 Tokenizer; trained: projector, "
           f"tokenizer, the LLM's last layer (AdamW, fp32); 1 pair per step; median of {a.steps} steps after {a.warmup} warm-up; "
           f"{a.rounds} round(s); torch {torch.__version__}, {os.cpu_count()} CPU(s), {torch.get_num_threads()} torch threads")
-    runs = {m: [] for m in MODES}
-    for k in range(a.rounds):
-        for mode in MODES:
-            r = subprocess.run([sys.executable, __file__, '--layers', str(a.layers), '--steps', str(a.steps), '--warmup', str(a.warmup),
-                                '--child', mode], capture_output=True, text=True)
-            if r.returncode: sys.exit(f'{mode} failed:\n{r.stderr[-3000:]}')
-            runs[mode].append(json.loads(r.stdout.strip().splitlines()[-1]))
-            d = runs[mode][-1]
-            print(f"  round {k + 1} {mode:<11} step {d['step_s']:.2f} s  peak {d['peak_bytes'] / 2**30:.2f} GiB", flush=True)
+    show = lambda k, mode, d: print(f"  round {k + 1} {mode:<11} step {d['step_s']:.2f} s  peak {d['peak_bytes'] / 2**30:.2f} GiB", flush=True)
+    runs = alternate_modes(__file__, ['--layers', a.layers, '--steps', a.steps, '--warmup', a.warmup], MODES, a.rounds, show)
     c0 = runs['copy'][0]
     W = c0['weight_bytes']
     print(f"model {c0['params_m']:.1f} M parameters ({c0['trainable_m']:.1f} M trainable); reference weights {W / 2**30:.3f} GiB ({W} bytes)")

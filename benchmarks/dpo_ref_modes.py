@@ -14,7 +14,9 @@ high-water mark reached just before the trainer (and with it the frozen copy) is
 The two modes alternate for `--rounds` rounds (copy, precomputed, copy, ...), so a drift in machine speed hits both;
 the ratio printed is the median over rounds of each round's precomputed / copy ratio.
 """
-import argparse, json, os, resource, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, resource, statistics, tempfile, time
+
+from _alternate import alternate_modes
 
 MODES = ('copy', 'precomputed')
 
@@ -83,14 +85,8 @@ def main():
     print(f"demo preset, ViT {'trained' if a.train_encoder else 'frozen (as in the demo DPO)'}, batch {a.batch} pairs "
           f"({2 * a.batch} rows), median of {a.steps} steps after {a.warmup} warm-up, {a.rounds} round(s), "
           f'torch {torch.__version__}, {os.cpu_count()} CPU(s), {torch.get_num_threads()} torch threads')
-    runs = {m: [] for m in MODES}
-    for k in range(a.rounds):
-        for mode in MODES:
-            r = subprocess.run([sys.executable, __file__, '--steps', str(a.steps), '--warmup', str(a.warmup),
-                                '--batch', str(a.batch), '--child', mode] + (['--train_encoder'] if a.train_encoder else []),
-                               capture_output=True, text=True)
-            if r.returncode: sys.exit(f'{mode} failed:\n{r.stderr[-3000:]}')
-            runs[mode].append(json.loads(r.stdout.strip().splitlines()[-1]))
+    runs = alternate_modes(__file__, ['--steps', a.steps, '--warmup', a.warmup, '--batch', a.batch] + (['--train_encoder'] if a.train_encoder else []),
+                           MODES, a.rounds)
     c0 = runs['copy'][0]
     print(f"model {c0['params_m']:.1f} M parameters ({c0['trainable_m']:.1f} M trainable); {c0['n_pairs']} pairs per run")
     print('| round | reference | step time (s, median) | peak RSS (MB) | RSS growth from trainer build on (MB) | one-off precompute (s) |')
