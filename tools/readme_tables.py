@@ -86,6 +86,30 @@ def ablation_block() -> str:
     return '\n'.join(lines)
 
 
+# ---------------------------------------------------------------- the preference-study block
+def prefstudy_block() -> str:
+    d = load('pref_study')
+    if not d.get('shown'): return '(not run yet)'
+    r = rows(d)[d['shown']]
+    ci = lambda x, sc=1, n=3: MINUS(f"{x['mean'] * sc:.{n}f} [{x['ci'][0] * sc:.{n}f}, {x['ci'][1] * sc:.{n}f}]")
+    dif = lambda x, sc=1, n=3: '–' if x is None else MINUS(f"{x['mean'] * sc:+.{n}f} [{x['ci'][0] * sc:+.{n}f}, {x['ci'][1] * sc:+.{n}f}]")
+    lines = ['| row | GREEN (rule) | Δ GREEN vs SFT, seeds pooled | seeds with Δ CI > 0 | Δ GREEN, CI over seeds | finding F1 | F1 on blank volumes |',
+             '|---|---:|---:|---:|---:|---:|---:|']
+    for x in r['rows'].values():
+        vs = x['vs_baseline'] or {}
+        k = '–' if x['seeds_above_zero'] is None else f"{x['seeds_above_zero']} of {len(x['per_seed'])}"
+        fb = '–' if x['f1_blank'] is None else f"{100 * x['f1_blank']:.1f}"
+        lines.append(f"| {x['label']} | {ci(x['stats']['green'])} | {dif(vs.get('green'))} | {k} | {dif(x.get('over_seeds'))} | "
+                     f"{100 * x['stats']['f1']['mean']:.1f} | {fb} |")
+    b = r['rows'].get(r.get('best')) or {}
+    lines += ['', f"{r['n_cases']} held-out phantoms, seeds {', '.join(map(str, r['seeds']))}, {r['minutes']} min on {r['machine'].split(',')[0]} "
+              f"(`{r['command']}`, {r['recorded']['commit']}). Best preference method: {b.get('label', '–')}; it "
+              f"{'meets' if b.get('meets') else 'does not meet'} the bar (a CI above 0 in every seed, blank-volume F1 not above SFT's). "
+              "CI over seeds: a 95 % Student-t interval over the per-seed differences (the training's own variation). "
+              f"Per-seed CIs, ROUGE-L and BLEU-4 in {LINK('pref_study')} and `nbs/05_eval/04_prefstudy`."]
+    return '\n'.join(lines)
+
+
 # ---------------------------------------------------------------- the benchmarks table
 def bench_rows() -> list:
     out = []
@@ -141,7 +165,7 @@ def benchmarks_block() -> str:
     return '\n'.join(lines)
 
 
-BLOCKS = dict(demo=demo_block, ablation=ablation_block, benchmarks=benchmarks_block)
+BLOCKS = dict(demo=demo_block, ablation=ablation_block, prefstudy=prefstudy_block, benchmarks=benchmarks_block)
 
 
 def render(text:str) -> str:
