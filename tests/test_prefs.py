@@ -210,7 +210,7 @@ def phantoms(tmp_path_factory):
 def test_unknown_pairing_is_a_one_line_config_error_naming_the_choices(data, tmp_path, capsys):
     from mu2llm.core.errors import ConfigError
     from mu2llm.train.prefs import PAIRINGS, build_pairs, check_prefs_settings
-    assert PAIRINGS == ('extremes', 'mean_split', 'minimal_edit', 'counterfactual')
+    assert PAIRINGS == ('extremes', 'mean_split', 'minimal_edit', 'counterfactual', 'group')
     for f in (lambda: check_prefs_settings(pairing='minimal-edit'), lambda: build_pairs([], pairing='counterfactuals')):
         with pytest.raises(ConfigError) as e: f()
         msg = str(e.value)
