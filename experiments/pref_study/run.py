@@ -1,6 +1,6 @@
 """Run the preference study (`mu2llm_prefstudy`, issue 16) and add it to results.json.
 
-    python experiments/pref_study/run.py                        # the default study (demo preset): about an hour on 2 cores
+    python experiments/pref_study/run.py                        # the default study (demo preset): about 1 h 50 min on 2 cores
     python experiments/pref_study/run.py --quick                # the CI-size study (minutes; not a result)
     python experiments/pref_study/run.py --out DIR -- prefstudy.seeds=[0,1]   # keep the run folder; overrides
 
