@@ -65,15 +65,17 @@ def test_demo_pipeline_tiny(tmp_path, capsys):
     printed = capsys.readouterr().out
     for f in ('phantoms/manifest.jsonl', 'prep/manifest.jsonl', 'warmup/config.json', 'sft/config.json', 'sft/processor_config.json',
               'prefs/pairs.jsonl', 'prefs/prefs_summary.json', 'dpo/config.json', 'dpo/train_summary.json',
+              'paper_dpo/pairs.jsonl', 'paper_dpo/config.json', 'generate/preds_paper_dpo.jsonl', 'generate/preds_paper_dpo_blank.jsonl',
               'generate/preds_blank.jsonl', 'generate/preds_blank_mean.jsonl', 'generate/preds_sft.jsonl', 'generate/preds_dpo.jsonl', 'eval/sft/summary.json',
               'eval/dpo/cases.jsonl', 'eval/results.json', 'eval/results.md'):
         assert (out/f).exists(), f
-    for stage in ('phantoms', 'prep', 'warmup', 'align', 'sft', 'prefs', 'dpo', 'generate', 'eval'):
+    for stage in ('phantoms', 'prep', 'warmup', 'align', 'sft', 'prefs', 'dpo', 'paper_dpo', 'generate', 'eval'):
         s = json.loads((out/stage/'summary.json').read_text())             # every stage wrote the contract's summary
         assert s['status'] == 'done' and s['fingerprint'] and s['versions']['torch'] and not (out/stage/'attempt.json').exists()
-    for row in ('| blank-volume control |', '| mean-volume control |', 'gain over the mean-volume control', '| SFT |', '| SFT+DPO |', '| SFT+DPO, blank volume |', 'finding F1 gain', 'GREEN (rule) gain of DPO over SFT'):
+    for row in ('| blank-volume control |', '| mean-volume control |', 'gain over the mean-volume control', '| SFT |', '| SFT+DPO |', '| SFT+DPO, blank volume |', 'finding F1 gain', 'GREEN (rule) gain of DPO over SFT',
+                "| SFT+paper's DPO |", "| SFT+paper's DPO, blank volume |", "GREEN (rule) gain of the paper's DPO over SFT"):
         assert row in printed, row
-    assert all(f'[{k}/9]' in printed for k in range(1, 10))
+    assert all(f'[{k}/10]' in printed for k in range(1, 11))
     # SFT started from the warmed encoder and kept it frozen
     from safetensors.torch import load_file
     enc, sft, dpo_w = (load_file(next((out/d).glob('*.safetensors'))) for d in ('warmup', 'sft', 'dpo'))
@@ -112,6 +114,17 @@ def test_demo_pipeline_tiny(tmp_path, capsys):
     assert sorted(c['id'] for c in cands) == sorted(train_ids)
     assert {tuple(c['group']) for c in cands} == {tuple(train_ids)}
     assert json.loads((out/'dpo'/'recipe.json').read_text())['rpo_alpha'] == 1.0
+    # the paper's DPO: best vs worst of the same drafts (one pair per case, no new sampling), plain sigmoid loss, same SFT start
+    from mu2llm.train.prefs import build_pairs, read_store, scored_cases
+    want, _ = build_pairs(scored_cases(list(read_store(out/'prefs'/'candidates.jsonl').values()),
+                                       list(read_store(out/'prefs'/'scores.jsonl').values())), pairing='extremes')
+    paper = read_jsonl(out/'paper_dpo'/'pairs.jsonl')
+    assert paper == want and len({p['id'] for p in paper}) == len(paper) > 0
+    sc = {k: [x for x in r['scores'] if x is not None] for k, r in read_store(out/'prefs'/'scores.jsonl').items() if r['status'] == 'ok'}
+    assert all((p['chosen_score'], p['rejected_score']) == (max(sc[p['id']]), min(sc[p['id']])) for p in paper)
+    prec = json.loads((out/'paper_dpo'/'recipe.json').read_text())
+    assert prec['rpo_alpha'] is None and prec['objective'] == 'dpo' and Path(prec['init']).resolve() == (out/'sft').resolve()
+    assert read_jsonl(out/'generate'/'preds_paper_dpo.jsonl')[0]['checkpoint'].endswith('paper_dpo')
     dsum = json.loads((out/'dpo'/'train_summary.json').read_text())
     assert dsum['nll_loss'] and all(x > 0 for x in dsum['nll_loss'])
     # the GREEN columns are the evaluation's, and the gain is the paired per-case difference
@@ -119,6 +132,10 @@ def test_demo_pipeline_tiny(tmp_path, capsys):
     d = [ev['dpo'][i] - ev['sft'][i] for i in ev['sft'] if ev['sft'][i] is not None and ev['dpo'][i] is not None]
     assert res['green_gain']['mean'] == pytest.approx(sum(d) / len(d))
     assert res['green_gain']['ci'][0] <= res['green_gain']['mean'] <= res['green_gain']['ci'][1]
+    ep = {c['id']: c.get('green') for c in read_jsonl(out/'eval'/'paper_dpo'/'cases.jsonl')}
+    d = [ep[i] - ev['sft'][i] for i in ev['sft'] if ev['sft'][i] is not None and ep[i] is not None]
+    assert res['paper_green_gain']['mean'] == pytest.approx(sum(d) / len(d))
+    assert res['paper_dpo_gain'] == pytest.approx(res['paper_dpo']['findings']['overall']['f1'] - res['paper_dpo_blank']['findings']['overall']['f1'])
     assert res['sft']['text']['green'] == pytest.approx(json.loads((out/'eval'/'sft'/'summary.json').read_text())['means']['green'])
     # the stored scores are the scores of the stored predictions
     truths = [{'lung_nodule': {'present': i % 3 != 2, 'side': ['left', 'right', None][i % 3],

@@ -4,7 +4,7 @@ import json, subprocess, sys
 import pytest
 
 from mu2llm.core.errors import ConfigError
-from mu2llm.eval.prefstudy import PREF_ROWS, prefstudy_recipe, prefstudy_table, run_pref_safe
+from mu2llm.eval.prefstudy import PREF_ROWS, STUDY_ROWS, prefstudy_recipe, prefstudy_table, run_pref_safe
 
 
 def test_quick_study_runs_every_row_and_writes_the_table(tmp_path):
@@ -14,7 +14,7 @@ def test_quick_study_runs_every_row_and_writes_the_table(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((out/'prefstudy'/'results.json').read_text())
-    assert list(res['rows']) == list(PREF_ROWS) and not res['failures'], res['failures']
+    assert list(res["rows"]) == list(STUDY_ROWS) and not res['failures'], res['failures']
     assert res['n_cases'] == 10 and res['seeds'] == [0, 1]
     for key, row in res['rows'].items():
         trains = PREF_ROWS[key]['kind'] in ('dpo', 'rloo')
@@ -28,14 +28,14 @@ def test_quick_study_runs_every_row_and_writes_the_table(tmp_path):
     assert max(abs(g['mean']), *map(abs, g['ci'])) < 1e-12 and abs(aa['vs_baseline']['f1']['mean']) < 1e-12   # lr 0: the same reports
     assert res['rows']['oracle']['thresholds'] and res['rows']['oracle']['f1_blank'] is None
     runs = [json.loads(p.read_text()) for p in (out/'prefstudy').rglob('run.json')]
-    assert len(runs) == 2 + 2 * (len(PREF_ROWS) - 2) and len({tuple(x['ids']) for x in runs}) == 1
+    assert len(runs) == 2 + 2 * (len(STUDY_ROWS) - 2) and len({tuple(x['ids']) for x in runs}) == 1
     oracle = json.loads((out/'prefstudy'/'oracle'/'run'/'run.json').read_text())
     assert oracle['n_dev'] == 6 and len(oracle['ids']) == 10                # tuned on 6 held-out cases that are not scored
     pl = [json.loads(l) for l in (out/'prefstudy'/'seed0'/'pairs'/'placebo.jsonl').read_text().splitlines()]
     ms = [json.loads(l) for l in (out/'prefstudy'/'seed0'/'pairs'/'mean_split.jsonl').read_text().splitlines()]
     assert [p['id'] for p in pl] == [p['id'] for p in ms] and {p['chosen'] for p in pl} <= {p['chosen'] for p in ms} | {p['rejected'] for p in ms}
     table = (out/'prefstudy'/'table.md').read_text()
-    for row in PREF_ROWS.values(): assert f"| {row['label']} |" in table
+    for key in STUDY_ROWS: assert f"| {PREF_ROWS[key]['label']} |" in table
     assert 'Best preference method' in table and (out/'prefstudy'/'prefstudy.html').stat().st_size > 1000
     assert not list((out/'prefstudy').rglob('dpo'))                          # checkpoints not kept by default
     before = (out/'prefstudy'/'results.json').read_bytes()

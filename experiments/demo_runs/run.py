@@ -22,7 +22,7 @@ G3 = lambda v: None if v is None or v != v else round(v, 3)
 def to_row(res:dict, base:dict, seconds:float, clock:str) -> dict:
     "A results-file row from the dict `run_demo` returns (its results.json)."
     models = {}
-    for k in ('blank', 'blank_mean', 'sft', 'dpo', 'dpo_blank'):
+    for k in ('blank', 'blank_mean', 'sft', 'dpo', 'dpo_blank', 'paper_dpo', 'paper_dpo_blank'):
         if k not in res: continue
         o, t = res[k]['findings']['overall'], res[k]['text']
         models[k] = dict(f1=PCT(o['f1']), presence_acc=PCT(o['presence_acc']), side_acc=PCT(o['side_acc']),
@@ -48,9 +48,9 @@ def to_row(res:dict, base:dict, seconds:float, clock:str) -> dict:
         row['dpo'] = dict(reward_margin=[round(d['margins'][0], 3), round(d['margins'][-1], 3)],
                           reward_accuracy_end=round(d['accuracies'][-1], 2) if d.get('accuracies') else None,
                           chosen_reward_end=round(d['rewards_chosen'][-1], 2) if d.get('rewards_chosen') else None)
-    if res.get('green_gain'):
-        row['green_gain'] = dict(mean=G3(res['green_gain']['mean']), ci=[G3(x) for x in res['green_gain']['ci']])
-    row['per_finding_f1'] = {k: {n: PCT(a['f1']) for n, a in res[k]['findings']['per_finding'].items()} for k in ('sft', 'dpo', 'blank_mean') if k in res}
+    for k in ('green_gain', 'paper_green_gain'):
+        if res.get(k): row[k] = dict(mean=G3(res[k]['mean']), ci=[G3(x) for x in res[k]['ci']])
+    row['per_finding_f1'] = {k: {n: PCT(a['f1']) for n, a in res[k]['findings']['per_finding'].items()} for k in ('sft', 'dpo', 'paper_dpo', 'blank_mean') if k in res}
     if base.get('same_sft_model'): row['same_sft_model'] = True
     return row
 
