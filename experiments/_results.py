@@ -90,3 +90,30 @@ def machine() -> str:
         import torch; th = f', torch {torch.__version__} with {torch.get_num_threads()} threads'
     except ImportError: th = ''
     return f'{os.cpu_count()} CPU core(s){th}; load not recorded'
+
+
+def run_study_script(doc:str, # the script's docstring (its --help)
+                     name:str, # the experiment folder (and results file)
+                     command:str, # the mu2llm console command: 'ablate' or 'prefstudy'
+                     stages:tuple, # the stages whose seconds the row keeps; the last one wrote results.json
+                     source:str # the script's path, for `recorded`
+                    ) -> str:
+    "The body of a study's run.py: parse --quick / --out / overrides, run `mu2llm COMMAND`, add its results as a row; returns the id."
+    import argparse, sys, tempfile, time
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--quick', action='store_true', help=f'the tiny study (mu2llm_{command} --quick)')
+    ap.add_argument('--out', help='the study folder (default: a temporary folder, removed afterwards)')
+    ap.add_argument('overrides', nargs='*', help=f'recipe overrides passed to mu2llm_{command} (section.key=value)')
+    a = ap.parse_args()
+    quick = ['--quick'] if a.quick else []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(a.out or Path(tmp)/'study')
+        t0 = time.perf_counter()
+        run_logged([sys.executable, '-m', 'mu2llm.cli', command, '--out', out, *quick, *a.overrides])
+        minutes = round((time.perf_counter() - t0) / 60, 1)
+        res = json.loads((out/stages[-1]/'results.json').read_text(encoding='utf-8'))
+        seconds = {s: json.loads((out/s/'summary.json').read_text())['seconds'] for s in stages}
+    rec = recorded_now(source)
+    row = dict(id=f"{'quick' if a.quick else 'study'}-{rec['date']}", recorded=rec, command=' '.join([f'mu2llm_{command}', *quick, *a.overrides]),
+               machine=machine(), minutes=minutes, stage_seconds=seconds, **res)
+    return add_row(name, 'runs', row)

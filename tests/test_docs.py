@@ -40,3 +40,27 @@ def test_experiment_folder(exp):
     readme = (exp/'README.md').read_text(encoding='utf-8')
     scripts = list(exp.glob('*.py')) + list(exp.glob('*.sh'))
     assert scripts or 'no script' in readme.lower(), f'{exp.name}: no run script and the README does not say why'
+
+
+def test_study_script_adds_the_study_as_a_row(tmp_path, monkeypatch):
+    "`run_study_script` (both study run.py files): the command it runs, and the row it adds from the study's own files."
+    sys.path.insert(0, str(ROOT/'experiments'))
+    try: import _results
+    finally: sys.path.pop(0)
+    monkeypatch.setattr(_results, 'EXP', tmp_path); monkeypatch.setattr(_results, 'ROOT', tmp_path)   # a results file outside the repository
+    (tmp_path/'fake').mkdir()
+    (tmp_path/'fake'/'results.json').write_text(json.dumps(dict(experiment='fake', question='?', units='-', tables={'runs': []})))
+    ran = []
+    def fake_run(cmd, log=None):                        # what `mu2llm_ablate` writes: a summary per stage, results of the last
+        ran.append([str(c) for c in cmd]); out = Path(cmd[cmd.index('--out') + 1])
+        for k, s in (('prep', 3.0), ('ablate', 7.5)):
+            (out/k).mkdir(parents=True); (out/k/'summary.json').write_text(json.dumps(dict(seconds=s)))
+        (out/'ablate'/'results.json').write_text(json.dumps(dict(rows={'baseline': 1}, seeds=[0])))
+        return ''
+    monkeypatch.setattr(_results, 'run_logged', fake_run)
+    monkeypatch.setattr(sys, 'argv', ['run.py', '--quick', '--out', str(tmp_path/'s'), 'ablate.seeds=[0]'])
+    rid = _results.run_study_script('doc', 'fake', 'ablate', ('prep', 'ablate'), 'experiments/fake/run.py')
+    assert ran[0][1:] == ['-m', 'mu2llm.cli', 'ablate', '--out', str(tmp_path/'s'), '--quick', 'ablate.seeds=[0]']
+    row = _results.load('fake')['tables']['runs'][0]
+    assert rid == row['id'] and row['id'].startswith('quick-') and row['command'] == 'mu2llm_ablate --quick ablate.seeds=[0]'
+    assert row['stage_seconds'] == {'prep': 3.0, 'ablate': 7.5} and row['rows'] == {'baseline': 1} and row['recorded']['source'] == 'experiments/fake/run.py'

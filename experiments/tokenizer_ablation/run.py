@@ -7,33 +7,12 @@
 The study folder (phantoms, cache, warmed encoder, one folder per row and seed) goes to a temporary folder unless
 `--out` is given; an interrupted study resumes when rerun with the same `--out`.
 """
-import argparse, json, sys, tempfile, time
+
+import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _results import add_row, machine, recorded_now, run_logged
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--quick', action='store_true', help='the tiny study (mu2llm_ablate --quick)')
-    ap.add_argument('--out', help='the study folder (default: a temporary folder, removed afterwards)')
-    ap.add_argument('overrides', nargs='*', help='recipe overrides passed to mu2llm_ablate (section.key=value)')
-    a = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(a.out or Path(tmp)/'study')
-        cmd = [sys.executable, '-m', 'mu2llm.cli', 'ablate', '--out', out, *(['--quick'] if a.quick else []), *a.overrides]
-        t0 = time.perf_counter()
-        run_logged(cmd)
-        minutes = round((time.perf_counter() - t0) / 60, 1)
-        res = json.loads((out/'ablate'/'results.json').read_text(encoding='utf-8'))
-        stages = {s: json.loads((out/s/'summary.json').read_text())['seconds'] for s in ('phantoms', 'prep', 'warmup', 'ablate')}
-    rec = recorded_now('experiments/tokenizer_ablation/run.py')
-    shown = ' '.join(['mu2llm_ablate', *(['--quick'] if a.quick else []), *a.overrides])
-    row = dict(id=f"{'quick' if a.quick else 'study'}-{rec['date']}", recorded=rec, command=shown, machine=machine(),
-               minutes=minutes, stage_seconds=stages, **res)
-    add_row('tokenizer_ablation', 'runs', row)
-
+from _results import run_study_script
 
 if __name__ == '__main__':
-    main()
+    run_study_script(__doc__, 'tokenizer_ablation', 'ablate', ('phantoms', 'prep', 'warmup', 'ablate'), 'experiments/tokenizer_ablation/run.py')
