@@ -26,6 +26,9 @@ def main():
     ap.add_argument('--rows', default='sft,minimal_edit,rloo_lr4', help='prefstudy rows, comma-separated')
     ap.add_argument('--n_test', type=int, default=1000, help='fresh held-out phantoms')
     ap.add_argument('--test_seed_offset', type=int, default=200_000, help="the held-out set's seed offset (the study's was 100000)")
+    ap.add_argument('--pairs_from', help="an earlier follow-up folder from the same study: its seeds' pairs are reused (they depend only on "
+                    "the SFT model, the training phantoms and the seed), so no draft is sampled again")
+    ap.add_argument('--name', default='followup', help='the row id prefix in results.json')
     a = ap.parse_args()
     study, out = Path(a.study), Path(a.out)
     sft = read_summary(study/'sft')
@@ -44,13 +47,19 @@ def main():
     train = lambda m: [(r.id, r.report, Path(r.meta['truth']).read_text()) for r in read_manifest(m) if r.split == 'train']
     if train(got['phantoms']['outputs']['manifest']) != train(done['outputs']['manifest']):
         sys.exit("the regenerated training phantoms differ from the study's: the SFT model was not trained on them")
+    if a.pairs_from:
+        for seed in rec['prefstudy']['seeds']:
+            src, dst = Path(a.pairs_from)/'prefstudy'/f'seed{seed}'/'pairs.json', out/'prefstudy'/f'seed{seed}'/'pairs.json'
+            have = json.loads(src.read_text()) if src.exists() else {}
+            if not all(r in have for r in rows if r != 'sft'): sys.exit(f'{src} lacks the pairs of some of the rows {rows}')
+            if not dst.exists(): dst.parent.mkdir(parents=True, exist_ok=True); dst.write_text(src.read_text())
     s = run_stage('prefstudy', rec, out=out/'prefstudy', inputs={'prep': got['prep']['outputs'], 'sft': sft['outputs']})
     res = json.loads(Path(s['outputs']['results']).read_text(encoding='utf-8'))
     print(prefstudy_table(res))
     r = recorded_now('experiments/pref_study/followup.py')
-    add_row('pref_study', 'runs', dict(id=f"followup-{r['date']}", recorded=r, machine=machine(),
+    add_row('pref_study', 'runs', dict(id=f"{a.name}-{r['date']}", recorded=r, machine=machine(), pairs_from=a.pairs_from and 'an earlier follow-up',
                                        command=f'python experiments/pref_study/followup.py --rows {a.rows} --n_test {a.n_test} '
-                                               f'--test_seed_offset {a.test_seed_offset}',
+                                               f'--test_seed_offset {a.test_seed_offset}' + (' --pairs_from DIR' if a.pairs_from else ''),
                                        minutes=round((time.perf_counter() - t0) / 60, 1),
                                        stage_seconds={k: v['seconds'] for k, v in dict(got, prefstudy=s).items()},
                                        sft_from=str(sft.get('fingerprint')), **res))
