@@ -122,6 +122,15 @@ def prefstudy_block() -> str:
               f"{'meets' if b.get('meets') else 'does not meet'} the bar (a CI above 0 in every seed, blank-volume F1 not above SFT's). "
               "CI over seeds: a 95 % Student-t interval over the per-seed differences (the training's own variation). "
               f"Per-seed CIs, ROUGE-L and BLEU-4 in {LINK('pref_study')} and `nbs/05_eval/04_prefstudy`."]
+    later = [x for x in d['tables']['runs'] if x['id'].split('-')[0] in ('followup', 'confirm')]
+    if later: lines += ['', 'Follow-ups on fresh held-out phantoms from the same SFT model (declared in the experiment README before they ran):', '']
+    for x in later:
+        for k, v in x['rows'].items():
+            if k == x['baseline']: continue
+            seeds = ', '.join(signed(p['green']['mean']) for p in v['per_seed'])
+            lines.append(f"- `{x['id']}`, {x['n_cases']} phantoms, {v['label']}: Δ GREEN {dif(v['vs_baseline']['green'])} pooled, "
+                         f"{dif(v['over_seeds'])} over seeds; per seed {seeds}, {v['seeds_above_zero']} of {len(v['per_seed'])} with a CI above 0; "
+                         f"F1 on blank volumes {100 * v['f1_blank']:.1f} (SFT {100 * x['rows'][x['baseline']]['f1_blank']:.1f}).")
     return '\n'.join(lines)
 
 
