@@ -16,7 +16,7 @@ from _results import add_row, machine, recorded_now
 
 from mu2llm.core.stages import read_summary, run_pipeline, run_stage
 from mu2llm.data.manifest import read_manifest
-from mu2llm.eval.prefstudy import prefstudy_recipe, prefstudy_table
+from mu2llm.eval.prefstudy import PREF_ROWS, TRAINED, prefstudy_recipe, prefstudy_table
 
 
 def main():
@@ -51,7 +51,8 @@ def main():
         for seed in rec['prefstudy']['seeds']:
             src, dst = Path(a.pairs_from)/'prefstudy'/f'seed{seed}'/'pairs.json', out/'prefstudy'/f'seed{seed}'/'pairs.json'
             have = json.loads(src.read_text()) if src.exists() else {}
-            if not all(r in have for r in rows if r != 'sft'): sys.exit(f'{src} lacks the pairs of some of the rows {rows}')
+            if not all(PREF_ROWS[r].get('pairs_of', r) in have for r in rows if PREF_ROWS[r]['kind'] in TRAINED):
+                sys.exit(f'{src} lacks the pairs of some of the rows {rows}')
             if not dst.exists(): dst.parent.mkdir(parents=True, exist_ok=True); dst.write_text(src.read_text())
     s = run_stage('prefstudy', rec, out=out/'prefstudy', inputs={'prep': got['prep']['outputs'], 'sft': sft['outputs']})
     res = json.loads(Path(s['outputs']['results']).read_text(encoding='utf-8'))
