@@ -55,8 +55,8 @@ def test_recipe_sizes_the_phantoms_from_the_study():
 
 
 def test_a_failed_run_is_reported_and_the_table_says_so():
-    from mu2llm.eval.ablate import run_one_safe
-    r = run_one_safe({}, 'tiny', 'nope', 0, {}, 'm', 'c', 'w', '/nonexistent/x')
+    from mu2llm.eval.ablate import error_as_result, run_one
+    r = error_as_result(run_one, {}, 'tiny', 'nope', 0, {}, 'm', 'c', 'w', '/nonexistent/x')
     assert set(r) == {'error'} and r['error'].startswith('KeyError')
     res = dict(rows={}, n_cases=3, seeds=[0], failures=['mu2/seed0: KeyError: x'])
     assert 'Failed runs (left out): mu2/seed0' in ablation_table(res)

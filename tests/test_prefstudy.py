@@ -4,7 +4,8 @@ import json, subprocess, sys
 import pytest
 
 from mu2llm.core.errors import ConfigError
-from mu2llm.eval.prefstudy import PREF_ROWS, STUDY_ROWS, prefstudy_recipe, prefstudy_table, run_pref_safe
+from mu2llm.eval.ablate import error_as_result
+from mu2llm.eval.prefstudy import PREF_ROWS, STUDY_ROWS, prefstudy_recipe, prefstudy_table, run_pref
 
 
 def test_quick_study_runs_every_row_and_writes_the_table(tmp_path):
@@ -62,7 +63,7 @@ def test_recipe_sizes_the_heldout_set_for_dev_and_test():
 
 
 def test_a_failed_run_is_reported_and_the_table_says_so():
-    r = run_pref_safe({}, 'tiny', 'nope', 0, {}, 'm', 'c', 's', None, '/nonexistent/x')
+    r = error_as_result(run_pref, {}, 'tiny', 'nope', 0, {}, 'm', 'c', 's', None, '/nonexistent/x')
     assert set(r) == {'error'} and r['error'].startswith('KeyError')
     res = dict(rows={}, n_cases=3, seeds=[0], best=None, failures=['extremes/seed0: KeyError: x'])
     assert 'Failed runs (left out): extremes/seed0' in prefstudy_table(res)
