@@ -6,7 +6,7 @@ A results file is a JSON object with `experiment`, `question`, `units`, `notes` 
 Every row has an `id` (unique in the file) and `recorded` ({commit, date, source}: where the figures were first
 written down). Figures are numbers in the units the file names; a run script adds rows, it never edits old ones.
 """
-import datetime, json, subprocess
+import argparse, datetime, json, subprocess, sys
 from pathlib import Path
 
 EXP = Path(__file__).resolve().parent
@@ -117,3 +117,56 @@ def run_study_script(doc:str, # the script's docstring (its --help)
     row = dict(id=f"{'quick' if a.quick else 'study'}-{rec['date']}", recorded=rec, command=' '.join([f'mu2llm_{command}', *quick, *a.overrides]),
                machine=machine(), minutes=minutes, stage_seconds=seconds, **res)
     return add_row(name, 'runs', row)
+
+
+def compare_rows(folder, a:str, b:str, seeds:list, n_boot:int=1000) -> dict:
+    """Row b minus row a of one study folder (`<row>/seed<k>/run.json`, as `mu2llm_ablate` and `mu2llm_prefstudy` write them),
+    paired over the same held-out cases: GREEN and finding F1 per seed and pooled over seeds, with 95 % bootstrap CIs."""
+    from mu2llm.eval.ablate import paired
+    run = lambda row, seed: json.loads((Path(folder)/row/f'seed{seed}'/'run.json').read_text(encoding='utf-8'))
+    ra, rb = [run(a, k) for k in seeds], [run(b, k) for k in seeds]
+    pick = lambda d: {k: v for k, v in d.items() if k in ('green', 'f1')}
+    per_seed = [dict(seed=k, **pick(paired([y], [x], n_boot))) for k, x, y in zip(seeds, ra, rb)]
+    out = dict(a=a, b=b, pooled=pick(paired(rb, ra, n_boot)), per_seed=per_seed)
+    show = lambda d: f"{d['mean']:+.4f} [{d['ci'][0]:+.4f}, {d['ci'][1]:+.4f}]"
+    for m in ('green', 'f1'):
+        print(f"{b} minus {a}, same cases, {m}: pooled {show(out['pooled'][m])}; per seed "
+              + ', '.join(f"{d['seed']}: {show(d[m])}" for d in per_seed))
+    return out
+
+
+def followup_parser(doc:str, # the script's docstring (its --help)
+                    study:str, # what --study is, and what of it is reused
+                    stage:str, # the study's last stage (the follow-up folder holds phantoms, prep and it)
+                    rows:str # the default --rows
+                   ) -> argparse.ArgumentParser:
+    "The arguments every follow-up on fresh held-out phantoms takes; a script adds its own."
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--study', required=True, help=study)
+    ap.add_argument('--out', required=True, help=f'the follow-up folder (phantoms, prep, {stage}); rerun with it to resume')
+    ap.add_argument('--rows', default=rows, help=f'{stage} rows, comma-separated')
+    ap.add_argument('--n_test', type=int, default=1000, help='fresh held-out phantoms')
+    ap.add_argument('--test_seed_offset', type=int, default=200_000, help="the held-out set's seed offset (the study's was 100000)")
+    ap.add_argument('--compare', help='A,B: two rows of --rows; B minus A paired over the same cases, per seed and pooled')
+    ap.add_argument('--name', default='followup', help='the row id prefix in results.json')
+    return ap
+
+
+def fresh_heldout(rec, # the follow-up's recipe
+                  study:Path, # the finished study folder
+                  out:Path, # the follow-up folder
+                  n_test:int, offset:int, # the fresh held-out set's size and seed offset
+                  trained:str # what of the study was trained on its training phantoms (for the error)
+                 ) -> tuple:
+    "Phantoms and prep of a follow-up: the study's training phantoms again and a fresh held-out set; `(recipe, stage summaries)`."
+    from mu2llm.core.stages import read_summary, run_pipeline
+    from mu2llm.data.manifest import read_manifest
+    done = read_summary(study/'phantoms')
+    if offset == done['recipe']['phantoms'].get('test_seed_offset', 100_000):
+        sys.exit("--test_seed_offset must differ from the study's, or the held-out phantoms are the study's")
+    rec = rec.updated({'phantoms': dict(done['recipe']['phantoms'], n_test=n_test, test_seed_offset=offset)})
+    got = run_pipeline(['phantoms', 'prep'], rec, out)
+    train = lambda m: [(r.id, r.report, Path(r.meta['truth']).read_text()) for r in read_manifest(m) if r.split == 'train']
+    if train(got['phantoms']['outputs']['manifest']) != train(done['outputs']['manifest']):
+        sys.exit(f"the regenerated training phantoms differ from the study's: {trained} was not trained on them")
+    return rec, got

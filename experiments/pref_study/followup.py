@@ -8,45 +8,36 @@ and its training phantoms are reused. A new held-out set of `--n_test` phantoms 
 is scored again, and the rows of `--rows` are run for seeds 0, 1 and 2 from that SFT model, as the study runs them.
 What the follow-up asks and why is in README.md ("A follow-up").
 """
-import argparse, json, sys, time
+import json, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _results import add_row, machine, recorded_now
+from _results import add_row, compare_rows, followup_parser, fresh_heldout, machine, recorded_now
 
-from mu2llm.core.stages import read_summary, run_pipeline, run_stage
-from mu2llm.data.manifest import read_manifest
+from mu2llm.core.stages import read_summary, run_stage
 from mu2llm.eval.prefstudy import PREF_ROWS, TRAINED, prefstudy_recipe, prefstudy_table
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--study', required=True, help='a finished mu2llm_prefstudy folder (its sft and phantoms stages are used)')
-    ap.add_argument('--out', required=True, help='the follow-up folder (phantoms, prep, prefstudy); rerun with it to resume')
-    ap.add_argument('--rows', default='sft,minimal_edit,rloo_lr4', help='prefstudy rows, comma-separated')
-    ap.add_argument('--n_test', type=int, default=1000, help='fresh held-out phantoms')
-    ap.add_argument('--test_seed_offset', type=int, default=200_000, help="the held-out set's seed offset (the study's was 100000)")
+    ap = followup_parser(__doc__, 'a finished mu2llm_prefstudy folder (its sft and phantoms stages are used)', 'prefstudy',
+                         'sft,minimal_edit,rloo_lr4')
     ap.add_argument('--pairs_from', help="an earlier follow-up folder from the same study: its seeds' pairs are reused (they depend only on "
                     "the SFT model, the training phantoms and the seed), so no draft is sampled again")
-    ap.add_argument('--name', default='followup', help='the row id prefix in results.json')
     a = ap.parse_args()
     study, out = Path(a.study), Path(a.out)
     sft = read_summary(study/'sft')
     if sft is None or sft.get('status') != 'done': sys.exit(f'{study}/sft has no finished SFT stage: run the study first')
     done = read_summary(study/'phantoms')
     rows = a.rows.split(',')
+    cmp = a.compare.split(',') if a.compare else None
+    if cmp and (len(cmp) != 2 or not all(c in rows and PREF_ROWS[c]['kind'] in TRAINED for c in cmp)):
+        sys.exit(f'--compare needs two trained rows of --rows ({a.rows}), not {a.compare!r}')
     rec = prefstudy_recipe(done['preset'], [f'prefstudy.rows={json.dumps(rows)}', 'prefstudy.n_dev=0', f'prefstudy.n_test={a.n_test}'])
     ps = read_summary(study/'prefstudy')                               # the study's own draft and DPO settings, not today's preset's
     if ps is None: sys.exit(f'{study}/prefstudy has no finished study')
-    rec = rec.updated({'phantoms': dict(done['recipe']['phantoms'], n_test=a.n_test, test_seed_offset=a.test_seed_offset),
-                       'prefs': ps['recipe']['prefs'], 'dpo': ps['recipe']['dpo']})
-    if rec['phantoms'].get('test_seed_offset', 100_000) == done['recipe']['phantoms'].get('test_seed_offset', 100_000):
-        sys.exit('--test_seed_offset must differ from the study\'s, or the held-out phantoms are the study\'s')
+    rec = rec.updated({'prefs': ps['recipe']['prefs'], 'dpo': ps['recipe']['dpo']})
     t0 = time.perf_counter()
-    got = run_pipeline(['phantoms', 'prep'], rec, out)
-    train = lambda m: [(r.id, r.report, Path(r.meta['truth']).read_text()) for r in read_manifest(m) if r.split == 'train']
-    if train(got['phantoms']['outputs']['manifest']) != train(done['outputs']['manifest']):
-        sys.exit("the regenerated training phantoms differ from the study's: the SFT model was not trained on them")
+    rec, got = fresh_heldout(rec, study, out, a.n_test, a.test_seed_offset, 'the SFT model')
     if a.pairs_from:
         for seed in rec['prefstudy']['seeds']:
             src, dst = Path(a.pairs_from)/'prefstudy'/f'seed{seed}'/'pairs.json', out/'prefstudy'/f'seed{seed}'/'pairs.json'
@@ -57,10 +48,12 @@ def main():
     s = run_stage('prefstudy', rec, out=out/'prefstudy', inputs={'prep': got['prep']['outputs'], 'sft': sft['outputs']})
     res = json.loads(Path(s['outputs']['results']).read_text(encoding='utf-8'))
     print(prefstudy_table(res))
+    if cmp: res['compare'] = compare_rows(out/'prefstudy', *cmp, res['seeds'], rec['prefstudy'].get('n_boot', 1000))
     r = recorded_now('experiments/pref_study/followup.py')
     add_row('pref_study', 'runs', dict(id=f"{a.name}-{r['date']}", recorded=r, machine=machine(), pairs_from=a.pairs_from and 'an earlier follow-up',
                                        command=f'python experiments/pref_study/followup.py --rows {a.rows} --n_test {a.n_test} '
-                                               f'--test_seed_offset {a.test_seed_offset}' + (' --pairs_from DIR' if a.pairs_from else ''),
+                                               f'--test_seed_offset {a.test_seed_offset}' + (' --pairs_from DIR' if a.pairs_from else '')
+                                               + (f' --compare {a.compare}' if a.compare else ''),
                                        minutes=round((time.perf_counter() - t0) / 60, 1),
                                        stage_seconds={k: v['seconds'] for k, v in dict(got, prefstudy=s).items()},
                                        sft_from=str(sft.get('fingerprint')), **res))
