@@ -98,6 +98,17 @@ def ablation_block() -> str:
     lines += ['', f"{r['n_cases']} held-out phantoms, seeds {', '.join(map(str, r['seeds']))}, {r['minutes']} min on {r['machine'].split(',')[0]} "
               f"(`{r['command']}`, {r['recorded']['commit']}); every row, ROUGE-L and BLEU-4 too, in "
               f"[`tokenizer_ablation`](experiments/tokenizer_ablation/README.md) and `nbs/05_eval/03_ablate`."]
+    later = [x for x in d['tables']['runs'] if x['id'].split('-')[0] == 'followup']
+    if later: lines += ['', 'Follow-ups on fresh held-out phantoms from the same warmed encoder (declared in the experiment README before they ran):', '']
+    for x in later:
+        for k, v in x['rows'].items():
+            if k == x['baseline']: continue
+            lines.append(f"- `{x['id']}`, {x['n_cases']} phantoms, {v['label']}: Δ F1 vs baseline {dif(v['vs_baseline']['f1'])} (seeds pooled); "
+                         f"F1 per seed {', '.join(f'{100 * f:.1f}' for f in v['f1_per_seed'])} "
+                         f"(baseline {', '.join(f'{100 * f:.1f}' for f in x['rows'][x['baseline']]['f1_per_seed'])}).")
+        c = x.get('compare')
+        if c: lines.append(f"- `{x['id']}`, {c['b']} minus {c['a']} on the same cases: finding F1 {dif(c['pooled']['f1'])} pooled; per seed "
+                           + ', '.join(MINUS(f"{100 * p['f1']['mean']:+.1f}") for p in c['per_seed']) + '.')
     return '\n'.join(lines)
 
 
@@ -122,7 +133,7 @@ def prefstudy_block() -> str:
               f"{'meets' if b.get('meets') else 'does not meet'} the bar (a CI above 0 in every seed, blank-volume F1 not above SFT's). "
               "CI over seeds: a 95 % Student-t interval over the per-seed differences (the training's own variation). "
               f"Per-seed CIs, ROUGE-L and BLEU-4 in {LINK('pref_study')} and `nbs/05_eval/04_prefstudy`."]
-    later = [x for x in d['tables']['runs'] if x['id'].split('-')[0] in ('followup', 'confirm')]
+    later = [x for x in d['tables']['runs'] if x['id'].split('-')[0] in ('followup', 'confirm', 'round2')]
     if later: lines += ['', 'Follow-ups on fresh held-out phantoms from the same SFT model (declared in the experiment README before they ran):', '']
     for x in later:
         for k, v in x['rows'].items():
@@ -131,6 +142,9 @@ def prefstudy_block() -> str:
             lines.append(f"- `{x['id']}`, {x['n_cases']} phantoms, {v['label']}: Δ GREEN {dif(v['vs_baseline']['green'])} pooled, "
                          f"{dif(v['over_seeds'])} over seeds; per seed {seeds}, {v['seeds_above_zero']} of {len(v['per_seed'])} with a CI above 0; "
                          f"F1 on blank volumes {100 * v['f1_blank']:.1f} (SFT {100 * x['rows'][x['baseline']]['f1_blank']:.1f}).")
+        c = x.get('compare')
+        if c: lines.append(f"- `{x['id']}`, {c['b']} minus {c['a']} on the same cases: Δ GREEN {dif(c['pooled']['green'])} pooled; per seed "
+                           + ', '.join(dif(p['green']) for p in c['per_seed']) + '.')
     return '\n'.join(lines)
 
 
