@@ -64,3 +64,35 @@ def test_study_script_adds_the_study_as_a_row(tmp_path, monkeypatch):
     row = _results.load('fake')['tables']['runs'][0]
     assert rid == row['id'] and row['id'].startswith('quick-') and row['command'] == 'mu2llm_ablate --quick ablate.seeds=[0]'
     assert row['stage_seconds'] == {'prep': 3.0, 'ablate': 7.5} and row['rows'] == {'baseline': 1} and row['recorded']['source'] == 'experiments/fake/run.py'
+
+
+def _fake_run(path, ids, green, tp):
+    "A run.json as the studies write it: per-case finding counts and text scores."
+    path.mkdir(parents=True, exist_ok=True)
+    scores = dict(counts=[[t, 1 - t, 0] for t in tp], green=green, rougeL=[0.5] * len(ids), bleu4=[0.1] * len(ids))
+    (path/'run.json').write_text(json.dumps(dict(ids=ids, scores=scores)))
+
+
+def test_row_comparison_and_pooling_over_sets(tmp_path, monkeypatch):
+    "`compare_rows` (both follow-up scripts) and `pref_study/pooled.py`: paired means over the same cases; sets must not overlap."
+    sys.path.insert(0, str(ROOT/'experiments')); sys.path.insert(0, str(ROOT/'experiments'/'pref_study'))
+    try: import _results, pooled
+    finally: del sys.path[:2]
+    monkeypatch.setattr(_results, 'EXP', tmp_path); monkeypatch.setattr(_results, 'ROOT', tmp_path)
+    (tmp_path/'pref_study').mkdir()
+    (tmp_path/'pref_study'/'results.json').write_text(json.dumps(dict(experiment='p', question='?', units='-', tables={'checks': []})))
+    for s, ids in (('a', ['1', '2', '3']), ('b', ['4', '5'])):
+        _fake_run(tmp_path/s/'sft'/'run', ids, [0.0] * len(ids), [1] * len(ids))
+        for k in (0, 1):
+            _fake_run(tmp_path/s/'minimal_edit'/f'seed{k}', ids, [0.1 * (k + 1)] * len(ids), [1] * len(ids))
+            _fake_run(tmp_path/s/'other'/f'seed{k}', ids, [0.5] * len(ids), [0] * len(ids))
+    c = _results.compare_rows(tmp_path/'a', 'minimal_edit', 'other', [0, 1], n_boot=50)
+    assert abs(c['per_seed'][0]['green']['mean'] - 0.4) < 1e-9 and abs(c['per_seed'][1]['green']['mean'] - 0.3) < 1e-9
+    assert abs(c['pooled']['green']['mean'] - 0.35) < 1e-9 and c['pooled']['f1']['mean'] == -1.0
+    monkeypatch.setattr(pooled, 'add_row', _results.add_row)
+    monkeypatch.setattr(sys, 'argv', ['pooled.py', '--sets', str(tmp_path/'a'), str(tmp_path/'b'), '--seeds', '0,1', '--n_boot', '50'])
+    pooled.main()
+    row = _results.load('pref_study')['tables']['checks'][0]
+    assert row['n_cases'] == 5 and row['set_sizes'] == [3, 2] and abs(row['per_seed'][1]['green']['mean'] - 0.2) < 1e-9
+    monkeypatch.setattr(sys, 'argv', ['pooled.py', '--sets', str(tmp_path/'a'), str(tmp_path/'a'), '--seeds', '0,1'])
+    with pytest.raises(SystemExit, match='overlap'): pooled.main()

@@ -141,10 +141,15 @@ def prefstudy_block() -> str:
             seeds = ', '.join(signed(p['green']['mean']) for p in v['per_seed'])
             lines.append(f"- `{x['id']}`, {x['n_cases']} phantoms, {v['label']}: Δ GREEN {dif(v['vs_baseline']['green'])} pooled, "
                          f"{dif(v['over_seeds'])} over seeds; per seed {seeds}, {v['seeds_above_zero']} of {len(v['per_seed'])} with a CI above 0; "
-                         f"F1 on blank volumes {100 * v['f1_blank']:.1f} (SFT {100 * x['rows'][x['baseline']]['f1_blank']:.1f}).")
+                         f"F1 on blank volumes {100 * v['f1_blank']:.1f} (SFT {100 * x['rows'][x['baseline']]['f1_blank']:.1f})"
+                         + (' (the comparator: declared beforehand not to be a test of its own bar).' if k in x.get('comparators', ()) else '.'))
         c = x.get('compare')
         if c: lines.append(f"- `{x['id']}`, {c['b']} minus {c['a']} on the same cases: Δ GREEN {dif(c['pooled']['green'])} pooled; per seed "
                            + ', '.join(dif(p['green']) for p in c['per_seed']) + '.')
+    for c in [x for x in d['tables'].get('checks', []) if x['id'].startswith('pooled-sets')][-1:]:
+        lines.append(f"- Every held-out set together ({c['n_sets']} sets, {c['n_cases']:,} phantoms, none scored twice; computed after the sets were "
+                     f"seen, a description rather than a declared test): `{c['row']}` minus SFT {dif(c['pooled']['green'])} pooled; per seed "
+                     + ', '.join(dif(p['green']) for p in c['per_seed']) + '.')
     return '\n'.join(lines)
 
 
